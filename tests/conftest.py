@@ -1,0 +1,40 @@
+"""Shared fixtures: tiny SDXL models built once per session, and a fresh app context."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# nothing in the tests may reach a model hub
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory) -> Path:
+    """A models folder (A1111 layout) holding the tiny test checkpoints."""
+    from webui.testing.tiny_models import write_tiny_models
+
+    root = tmp_path_factory.mktemp("models")
+    write_tiny_models(root)
+    return root
+
+
+@pytest.fixture
+def settings(tiny_models_dir, tmp_path):
+    from webui.config import Settings
+
+    return Settings(models_dir=tiny_models_dir, outputs_dir=tmp_path / "outputs",
+                    data_dir=tmp_path / "data", device="cpu")
+
+
+@pytest.fixture
+def ctx(settings):
+    from webui.app import create_context
+
+    return create_context(settings)

@@ -1,0 +1,21 @@
+"""The whole Gradio app: one tab per mode, plus History."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from webui.ui.history import build_history_tab
+from webui.ui.txt2img import build_txt2img_tab
+
+
+def build_ui(ctx) -> gr.Blocks:
+    """Build the Blocks app for ``ctx``; launching is the caller's job."""
+    with gr.Blocks(title="SDXL WebUI") as demo:
+        with gr.Tabs():
+            with gr.Tab("txt2img", id="txt2img"):
+                build_txt2img_tab(ctx)
+            with gr.Tab("History", id="history") as history_tab:
+                load_history, history_outputs = build_history_tab(ctx)
+        history_tab.select(load_history, None, history_outputs, api_visibility="private")
+        demo.load(load_history, None, history_outputs, api_visibility="private")
+    return demo
