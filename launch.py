@@ -11,17 +11,10 @@ def main(argv: list[str] | None = None) -> None:
 
     settings = parse_settings(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from webui.app import build_app, create_context
+    from webui.app import create_context, serve
 
-    ctx = create_context(settings)
-    demo = build_app(ctx)
-    demo.queue(default_concurrency_limit=1)
-    demo.launch(
-        server_name=settings.host,
-        server_port=settings.port,
-        allowed_paths=[str(settings.outputs_dir.resolve())],
-        show_error=True,
-    )
+    ctx = create_context(settings)  # loads no model: models load on first use
+    serve(ctx)
 
 
 if __name__ == "__main__":

@@ -43,3 +43,18 @@ def build_app(ctx: AppContext):
     from webui.ui.layout import build_ui
 
     return build_ui(ctx)
+
+
+def serve(ctx: AppContext, block: bool = True, port: int | None = None):
+    """Build and launch the app on ``settings.host``; ``block=False`` returns at once (tests)."""
+    demo = build_app(ctx)
+    demo.queue(default_concurrency_limit=1)
+    demo.launch(
+        server_name=ctx.settings.host,
+        server_port=port or ctx.settings.port,
+        allowed_paths=[str(ctx.settings.outputs_dir.resolve())],
+        show_error=True,
+        prevent_thread_lock=not block,
+        quiet=not block,
+    )
+    return demo

@@ -1,0 +1,92 @@
+"""Bad input is refused with a clear message and leaves nothing behind."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.helpers import small_request
+from webui.models.loader import ModelLoadError
+from webui.models.registry import ModelNotFound
+from webui.request import RequestError
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"width": 65}, "width must be a multiple of 8, got 65"),
+    ({"height": 100}, "height must be a multiple of 8, got 100"),
+    ({"width": 56}, "width must be between 64 and 2048, got 56"),
+    ({"height": 2056}, "height must be between 64 and 2048, got 2056"),
+    ({"steps": 0}, "steps must be between 1 and 150, got 0"),
+    ({"steps": 151}, "steps must be between 1 and 150, got 151"),
+    ({"cfg_scale": 30.5}, "CFG scale must be between 0 and 30, got 30.5"),
+    ({"cfg_scale": -1}, "CFG scale must be between 0 and 30, got -1"),
+    ({"seed": "abc"}, "seed must be a whole number, got 'abc'"),
+    ({"seed": 1.5}, "seed must be a whole number, got 1.5"),
+    ({"sampler": "Nope"}, "unknown sampler 'Nope'"),
+    ({"batch_size": 0}, "batch size must be between 1 and 8, got 0"),
+])
+def test_bad_request_refused_before_anything_runs(ctx, change, message):
+    with pytest.raises(RequestError) as err:
+        ctx.jobs.run(small_request(**change))
+    assert message in str(err.value)
+    assert ctx.manager.current is None  # nothing was even loaded
+    assert not list(ctx.settings.outputs_dir.rglob("*.png"))
+    assert ctx.store.count() == 0
+
+
+def test_size_limit_is_configurable(tiny_models_dir, tmp_path):
+    from dataclasses import replace
+
+    from webui.app import create_context
+    from webui.config import Limits, Settings
+
+    s = Settings(models_dir=tiny_models_dir, outputs_dir=tmp_path / "o", data_dir=tmp_path / "d",
+                 limits=replace(Limits(), max_size=512))
+    with pytest.raises(RequestError, match="between 64 and 512, got 520"):
+        create_context(s).jobs.run(small_request(width=520))
+
+
+def test_no_model_installed_says_where_to_put_one(tmp_path):
+    from webui.app import create_context
+    from webui.config import Settings
+
+    ctx = create_context(Settings(models_dir=tmp_path / "models", outputs_dir=tmp_path / "o",
+                                  data_dir=tmp_path / "d"))
+    with pytest.raises(ModelNotFound) as err:
+        ctx.jobs.run(small_request())
+    assert str((tmp_path / "models" / "Stable-diffusion").resolve()) in str(err.value)
+    assert ctx.store.count() == 0
+
+
+def corrupt_copy(tiny_models_dir, tmp_path, how):
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, models)
+    weights = models / "Stable-diffusion/tiny-sdxl-b/unet/diffusion_pytorch_model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2] if how == "truncated" else b"\x00garbage" * 10)
+    return models
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage"])
+def test_corrupt_checkpoint_clear_error_and_current_model_kept(tiny_models_dir, tmp_path, how):
+    from webui.app import create_context
+    from webui.config import Settings
+
+    models = corrupt_copy(tiny_models_dir, tmp_path, how)
+    ctx = create_context(Settings(models_dir=models, outputs_dir=tmp_path / "o",
+                                  data_dir=tmp_path / "d"))
+    ctx.jobs.run(small_request(model="tiny-sdxl-a"))
+    with pytest.raises(ModelLoadError) as err:
+        ctx.jobs.run(small_request(model="tiny-sdxl-b"))
+    assert "diffusion_pytorch_model.safetensors" in str(err.value)
+    assert ("truncated" in str(err.value)) if how == "truncated" else True
+    assert ctx.manager.current.info.name == "tiny-sdxl-a"  # still loaded and usable
+    assert ctx.store.count() == 1
+    ctx.jobs.run(small_request(model="tiny-sdxl-a"))
+    assert ctx.store.count() == 2
+
+
+def test_missing_checkpoint_named(ctx):
+    with pytest.raises(ModelNotFound, match="'nope' not found"):
+        ctx.jobs.run(small_request(model="nope"))

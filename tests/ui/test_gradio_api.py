@@ -1,0 +1,70 @@
+"""The app served for real on loopback, called through gradio_client like any user script."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from webui.app import serve
+from webui.history.infotext import parse_infotext
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(ctx):
+    demo = serve(ctx, block=False, port=free_port())
+    try:
+        yield ctx, Client(demo.local_url, verbose=False)
+    finally:
+        demo.close()
+
+
+def test_txt2img_endpoint_by_keyword_returns_image_and_writes_row(served):
+    ctx, client = served
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/txt2img"]
+    names = [p["parameter_name"] for p in api["parameters"]]
+    assert names[:10] == ["prompt", "negative_prompt", "width", "height", "steps", "cfg_scale",
+                          "seed", "sampler", "batch_size", "batch_count"]
+    assert [p["parameter_has_default"] for p in api["parameters"]][:2] == [False, True]
+
+    gallery, info, seed = client.predict(prompt="a red house", width=64, height=64, steps=2,
+                                         seed=321, sampler="DDIM", api_name="/txt2img")
+    assert seed == 321
+    assert len(gallery) == 1
+    with Image.open(gallery[0]["image"]) as img:
+        assert img.size == (64, 64)
+        params = parse_infotext(img.info["parameters"])["params"]
+    assert params["Seed"] == "321" and params["Sampler"] == "DDIM"
+    assert "Seed: 321" in info
+    (row,) = ctx.store.recent()
+    assert (row.prompt, row.seed, row.sampler) == ("a red house", 321, "DDIM")
+    assert ctx.store.image_path(row).is_file()
+
+
+def test_bad_input_is_a_clear_error_and_app_keeps_serving(served):
+    ctx, client = served
+    with pytest.raises(AppError, match="width must be a multiple of 8, got 100"):
+        client.predict(prompt="x", width=100, height=64, api_name="/txt2img")
+    with pytest.raises(AppError, match="150"):  # gradio's slider bound or ours
+        client.predict(prompt="x", width=64, height=64, steps=500, api_name="/txt2img")
+    assert ctx.store.count() == 0
+    gallery, _, _ = client.predict(prompt="x", width=64, height=64, steps=1, seed=1,
+                                   api_name="/txt2img")
+    assert len(gallery) == 1 and ctx.store.count() == 1
+
+
+def test_batch_through_api(served):
+    ctx, client = served
+    gallery, _, seed = client.predict(prompt="cat", width=64, height=64, steps=1, seed=10,
+                                      batch_size=2, batch_count=2, api_name="/txt2img")
+    assert seed == 10 and len(gallery) == 4
+    assert sorted(r.seed for r in ctx.store.recent()) == [10, 11, 12, 13]
