@@ -580,7 +580,7 @@ def _parse_novelai(texts: dict[str, str]) -> GenerationInfo | None:
     fields = _map_json(comment)
     fields.pop("model", None)  # NovelAI's model lives in "Source", handled by sd-parsers
     _fill_missing(info, fields)
-    other = {key: value for key, value in texts.items() if key != "Comment"}
+    other = {key: value for key, value in texts.items() if key != "Comment" or not comment}
     info.params = {**other, **_flatten(comment)}
     info.raw = json.dumps({key: texts[key] for key in texts}, ensure_ascii=False, indent=2)
     return info

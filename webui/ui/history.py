@@ -19,7 +19,7 @@ def build_history_tab(ctx):
             f"{store.count()} image(s) in history"
 
     with gr.Row():
-        refresh = gr.Button("🔄 Refresh", scale=0, min_width=100)
+        refresh = gr.Button("Refresh", scale=0, min_width=100)
         summary = gr.Markdown()
     gallery = gr.Gallery(label="History", columns=6, height=600, elem_id="history_gallery",
                          allow_preview=True)

@@ -73,7 +73,7 @@ def build_txt2img_tab(ctx):
             with gr.Row():
                 model = gr.Dropdown(names, value=manager.selected_checkpoint(),
                                     label="Checkpoint", scale=4, allow_custom_value=True)
-                refresh = gr.Button("🔄 Refresh", scale=1, min_width=60)
+                refresh = gr.Button("Refresh", scale=1, min_width=60)
             no_model = gr.Markdown(
                 "" if names else f"**{manager.no_model_message()}**", elem_id="no_model")
             _, width, height = size_row(limits)
