@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from webui.config import Limits
 from webui.engine.progress import JobProgress
-from webui.engine.txt2img import GenerationResult, run_txt2img
+from webui import engine
+from webui.engine.result import GenerationResult
 from webui.history.store import HistoryStore, SavedImage
 from webui.models.manager import ModelManager
 from webui.request import GenerationRequest, validate
@@ -48,7 +49,7 @@ class JobRunner:
             with self._device_lock:
                 if progress.stopped:  # Stop pressed while waiting
                     return JobOutcome(GenerationResult(req, interrupted=True), [])
-                result = run_txt2img(self.manager, req, progress)
+                result = engine.run(self.manager, req, progress)
                 saved = self.store.record(result, owner=None if owner == "local" else owner)
             return JobOutcome(result, saved)
         finally:

@@ -7,7 +7,9 @@ with the same words.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
+
+from PIL import Image
 
 from webui.config import Limits
 from webui.engine.samplers import SAMPLER_NAMES
@@ -39,11 +41,39 @@ class GenerationRequest:
     batch_size: int = 1
     batch_count: int = 1
     model: str | None = None
-    mode: str = "txt2img"
+    mode: str = "txt2img"  # txt2img | img2img | inpaint | outpaint
+    # -- model manager: refiner and VAE override (LoRAs come from <lora:name:w> in the prompt)
+    refiner: str | None = None
+    refiner_switch_at: float = 0.8
+    vae: str | None = None
+    styles: list[str] = field(default_factory=list)
+    # -- img2img / inpaint / outpaint
+    init_image: Image.Image | None = None
+    denoising_strength: float = 0.75
+    resize_mode: str = "Just resize"  # | "Crop and resize" | "Resize and fill"
+    mask: Image.Image | None = None  # white = repaint
+    mask_blur: int = 4
+    inpaint_area: str = "Whole picture"  # | "Only masked"
+    inpaint_padding: int = 32
+    masked_content: str = "original"  # | "fill" | "latent noise"
+    invert_mask: bool = False
+    outpaint_left: int = 0
+    outpaint_right: int = 0
+    outpaint_up: int = 0
+    outpaint_down: int = 0
+    # -- hires fix (txt2img)
+    enable_hr: bool = False
+    hr_scale: float = 2.0
+    hr_upscaler: str = "Latent"
+    hr_steps: int = 0  # 0 = same as steps
+    hr_denoising_strength: float = 0.7
+    # -- anything else a front door wants recorded
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """All fields except images (for logs and records)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if not isinstance(getattr(self, f.name), Image.Image)}
 
 
 def _as_int(name: str, value) -> int:

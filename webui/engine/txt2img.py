@@ -7,65 +7,17 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
-
 import torch
-from PIL import Image
 
-from webui import __version__
 from webui.engine.progress import Interrupted, JobProgress
+from webui.engine.result import (GeneratedImage, GenerationResult, base_params,
+                                 finish_params)
 from webui.engine.samplers import make_scheduler
 from webui.history.infotext import format_infotext
 from webui.models.manager import ModelManager
 from webui.request import GenerationRequest, resolve_seed
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class GeneratedImage:
-    """One image and the parameters that made it."""
-
-    image: Image.Image
-    seed: int
-    infotext: str
-    params: dict  # A1111 infotext keys -> values
-
-
-@dataclass
-class GenerationResult:
-    """What a job produced; ``interrupted`` when Stop cut it short."""
-
-    request: GenerationRequest
-    images: list[GeneratedImage] = field(default_factory=list)
-    model_name: str = ""
-    model_hash: str = ""
-    seed: int = 0
-    duration: float = 0.0
-    interrupted: bool = False
-
-
-def _fmt_number(x: float) -> str:
-    return f"{x:g}"
-
-
-def infotext_params(req: GenerationRequest, seed: int, model_name: str, model_hash: str,
-                    batch_pos: int) -> dict:
-    """The A1111 parameter line for one image, in A1111's key order."""
-    params = {
-        "Steps": req.steps,
-        "Sampler": req.sampler,
-        "CFG scale": _fmt_number(req.cfg_scale),
-        "Seed": seed,
-        "Size": f"{req.width}x{req.height}",
-        "Model hash": model_hash,
-        "Model": model_name,
-    }
-    if req.batch_size > 1:
-        params["Batch size"] = req.batch_size
-        params["Batch pos"] = batch_pos
-    params["Version"] = f"sdxl-webui {__version__}"
-    return params
 
 
 def run_txt2img(manager: ModelManager, req: GenerationRequest,
@@ -105,7 +57,7 @@ def run_txt2img(manager: ModelManager, req: GenerationRequest,
                     output_type="pil",
                 )
             for i, (img, s) in enumerate(zip(out.images, seeds)):
-                params = infotext_params(req, s, loaded.info.name, loaded.short_hash, i)
+                params = finish_params(base_params(req, s, loaded.info.name, loaded.short_hash, i))
                 text = format_infotext(req.prompt, req.negative_prompt, params)
                 result.images.append(GeneratedImage(img, s, text, params))
     except Interrupted:

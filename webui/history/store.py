@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from webui.engine.txt2img import GenerationResult
+from webui.engine.result import GenerationResult
 from webui.history.schema import Generation
 
 log = logging.getLogger(__name__)

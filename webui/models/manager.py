@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -27,6 +27,30 @@ class LoadedModel:
     short_hash: str
     pipe: object
     scheduler_config: dict  # the checkpoint's own scheduler config, samplers derive from it
+    variants: dict = field(default_factory=dict)  # mode -> pipeline sharing ``pipe``'s modules
+
+    def for_mode(self, mode: str):
+        """The diffusers pipeline for ``mode``, sharing this model's modules (no copy, no load).
+
+        ``txt2img`` -> StableDiffusionXLPipeline, ``img2img`` -> ...Img2ImgPipeline,
+        ``inpaint`` -> ...InpaintPipeline (also used by outpaint).
+        """
+        if mode == "txt2img":
+            return self.pipe
+        if mode not in self.variants:
+            import diffusers
+
+            cls = getattr(diffusers, _MODE_PIPELINES[mode])
+            variant = cls.from_pipe(self.pipe)
+            variant.set_progress_bar_config(disable=True)
+            self.variants[mode] = variant
+        return self.variants[mode]
+
+
+_MODE_PIPELINES = {
+    "img2img": "StableDiffusionXLImg2ImgPipeline",
+    "inpaint": "StableDiffusionXLInpaintPipeline",
+}
 
 
 class ModelManager:

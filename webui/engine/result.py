@@ -1,0 +1,66 @@
+"""What the engine returns: images with the parameters that actually made them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from webui import __version__
+from webui.request import GenerationRequest
+
+
+@dataclass
+class GeneratedImage:
+    """One image and the parameters that made it."""
+
+    image: Image.Image
+    seed: int
+    infotext: str
+    params: dict  # A1111 infotext keys -> values
+
+
+@dataclass
+class GenerationResult:
+    """What a job produced; ``interrupted`` when Stop cut it short."""
+
+    request: GenerationRequest
+    images: list[GeneratedImage] = field(default_factory=list)
+    model_name: str = ""
+    model_hash: str = ""
+    seed: int = 0
+    duration: float = 0.0
+    interrupted: bool = False
+
+
+def fmt_number(x: float) -> str:
+    """7.0 -> '7', 0.75 -> '0.75' (A1111 writes numbers without a trailing .0)."""
+    return f"{x:g}"
+
+
+def base_params(req: GenerationRequest, seed: int, model_name: str, model_hash: str,
+                batch_pos: int, width: int | None = None, height: int | None = None) -> dict:
+    """The A1111 parameters every mode writes, in A1111's key order (without ``Version``).
+
+    Modes append their own keys (``Denoising strength``, ``Mask blur``, ...) and then call
+    :func:`finish_params`.
+    """
+    params = {
+        "Steps": req.steps,
+        "Sampler": req.sampler,
+        "CFG scale": fmt_number(req.cfg_scale),
+        "Seed": seed,
+        "Size": f"{width or req.width}x{height or req.height}",
+        "Model hash": model_hash,
+        "Model": model_name,
+    }
+    if req.batch_size > 1:
+        params["Batch size"] = req.batch_size
+        params["Batch pos"] = batch_pos
+    return params
+
+
+def finish_params(params: dict) -> dict:
+    """Append the keys A1111 writes last."""
+    params["Version"] = f"sdxl-webui {__version__}"
+    return params
