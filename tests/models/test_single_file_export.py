@@ -142,6 +142,8 @@ def tiny_base():
     te1 = CLIPTextModel(_text_config(TE1_HIDDEN, "quick_gelu"))
     te2 = CLIPTextModelWithProjection(_text_config(TE2_HIDDEN, "gelu", TE2_PROJ))
     _randomise(unet, vae, te1, te2)
+    for m in (unet, vae, te1, te2):
+        m.eval()  # as from_single_file leaves them (train mode changes kernel choice / memory layout)
     pipe = StableDiffusionXLPipeline(
         vae=vae, text_encoder=te1, text_encoder_2=te2, tokenizer=_tokenizer("tokenizer"),
         tokenizer_2=_tokenizer("tokenizer_2"), unet=unet, scheduler=_scheduler(), add_watermarker=False,
@@ -159,6 +161,8 @@ def tiny_refiner():
     vae = _tiny_vae()
     te2 = CLIPTextModelWithProjection(_text_config(TE2_HIDDEN, "gelu", TE2_PROJ))
     _randomise(unet, vae, te2)
+    for m in (unet, vae, te2):
+        m.eval()
     pipe = StableDiffusionXLImg2ImgPipeline(
         vae=vae, text_encoder=None, text_encoder_2=te2, tokenizer=None, tokenizer_2=_tokenizer("tokenizer_2"),
         unet=unet, scheduler=_scheduler(), requires_aesthetics_score=True, force_zeros_for_empty_prompt=False,

@@ -16,6 +16,8 @@ from webui.engine.progress import Interrupted, JobProgress
 from webui.engine.result import GeneratedImage, GenerationResult, base_params, finish_params
 from webui.engine.samplers import make_scheduler
 from webui.history.infotext import format_infotext
+from webui.prompting.encode import prompt_kwargs
+from webui.prompting.styles import apply_styles
 from webui.request import GenerationRequest, resolve_seed
 
 log = logging.getLogger(__name__)
@@ -64,11 +66,6 @@ class _StepCounter:
         return kwargs
 
 
-def prompt_kwargs(pipe, prompt: str, negative: str, n: int) -> dict:
-    """Prompt inputs of one pipeline call for ``n`` images."""
-    return {"prompt": [prompt] * n, "negative_prompt": [negative] * n}
-
-
 def run_job(manager, req: GenerationRequest, progress: JobProgress | None,
             spec: ModeSpec) -> GenerationResult:
     """Run ``batch_count`` batches of ``batch_size`` images of ``req`` in ``spec``'s mode.
@@ -84,7 +81,7 @@ def run_job(manager, req: GenerationRequest, progress: JobProgress | None,
     result = GenerationResult(req, model_name=loaded.info.name, model_hash=loaded.short_hash,
                               seed=seed)
     pipe.scheduler = make_scheduler(req.sampler, loaded.scheduler_config)
-    prompt, negative = req.prompt, req.negative_prompt
+    prompt, negative = apply_styles(req.prompt, req.negative_prompt, req.styles)
     counter = _StepCounter(progress, req.batch_count, req.steps)
     progress.start(req.steps * req.batch_count)
     width, height = spec.size or (req.width, req.height)

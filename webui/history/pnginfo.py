@@ -1,4 +1,4 @@
-""""PNG Info": read the generation parameters stored in an image by any common Stable Diffusion tool.
+"""PNG Info: read the generation parameters stored in an image by any common Stable Diffusion tool.
 
 Entry point: :func:`read_generation_info`. It never raises on bad input; it returns ``None`` when the
 image holds no text metadata at all, or a :class:`GenerationInfo` with whatever could be read.
@@ -35,9 +35,10 @@ import gzip
 import json
 import logging
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -283,10 +284,7 @@ def _decode_utf16(data: bytes, big_endian_default: bool) -> str:
     if data[:2] in (b"\xfe\xff", b"\xff\xfe"):
         return data.decode("utf-16", errors="replace")
     even_zeros, odd_zeros = data[0::2].count(0), data[1::2].count(0)
-    if even_zeros != odd_zeros:
-        big_endian = even_zeros > odd_zeros
-    else:
-        big_endian = big_endian_default
+    big_endian = even_zeros > odd_zeros if even_zeros != odd_zeros else big_endian_default
     return data.decode("utf-16-be" if big_endian else "utf-16-le", errors="replace")
 
 
@@ -438,7 +436,10 @@ def _model_fields(value: Any) -> tuple[str | None, str | None]:
 def _map_json(data: dict, aliases: dict[str, tuple[str, ...]] = _JSON_ALIASES) -> dict[str, Any]:
     """Typed GenerationInfo fields found in a flat JSON object under common key names."""
     fields: dict[str, Any] = {}
-    get = lambda name: _first(data, aliases[name])  # noqa: E731
+
+    def get(name: str) -> Any:
+        return _first(data, aliases[name])
+
     for name in ("prompt", "negative_prompt"):
         value = get(name)
         fields[name] = value if isinstance(value, str) else None
@@ -568,7 +569,7 @@ def _is_novelai(texts: dict[str, str]) -> bool:
     return isinstance(comment, dict) and "uc" in comment
 
 
-def _parse_novelai(texts: dict[str, str]) -> GenerationInfo | None:
+def _parse_novelai(texts: dict[str, str]) -> GenerationInfo:
     comment = _load_json(texts.get("Comment"))
     comment = comment if isinstance(comment, dict) else {}
     chunks = {
@@ -582,7 +583,7 @@ def _parse_novelai(texts: dict[str, str]) -> GenerationInfo | None:
     _fill_missing(info, fields)
     other = {key: value for key, value in texts.items() if key != "Comment" or not comment}
     info.params = {**other, **_flatten(comment)}
-    info.raw = json.dumps({key: texts[key] for key in texts}, ensure_ascii=False, indent=2)
+    info.raw = json.dumps(texts, ensure_ascii=False, indent=2)
     return info
 
 

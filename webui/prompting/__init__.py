@@ -1,0 +1,1 @@
+"""Prompt handling: A1111 prompt syntax, token counting, SDXL prompt encoding, styles."""
