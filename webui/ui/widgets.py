@@ -1,14 +1,24 @@
-"""Widgets shared by every generation tab: size presets, model picker, owner identity."""
+"""Widgets and glue shared by every generation tab: the common controls (model, size,
+sampler, steps, CFG, seed, batch), the output panel, and running a request for the caller."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from math import gcd
 
 import gradio as gr
 
-from webui.request import SIZE_PRESETS
+from webui.engine.progress import JobProgress
+from webui.engine.samplers import SAMPLER_NAMES
+from webui.models.loader import ModelLoadError
+from webui.models.registry import ModelNotFound
+from webui.request import SIZE_PRESETS, GenerationRequest, RequestError
+
+log = logging.getLogger(__name__)
 
 CUSTOM = "Custom"
+USER_ERRORS = (RequestError, ModelNotFound, ModelLoadError)
 
 
 def preset_label(w: int, h: int) -> str:
@@ -27,29 +37,129 @@ def preset_size(label: str) -> tuple[int, int] | None:
     return int(w), int(h)
 
 
-def size_row(limits):
-    """Aspect-ratio preset dropdown plus free width/height sliders (multiples of 8)."""
-    with gr.Row():
-        preset = gr.Dropdown(PRESET_CHOICES, value=PRESET_CHOICES[0], label="Size preset (SDXL)",
-                             scale=2)
-        width = gr.Slider(limits.min_size, limits.max_size, value=1024, step=8, label="Width",
-                          scale=2)
-        height = gr.Slider(limits.min_size, limits.max_size, value=1024, step=8, label="Height",
-                           scale=2)
-
-    def on_preset(label):
-        size = preset_size(label)
-        if size is None:
-            return gr.update(), gr.update()
-        return size
-
-    preset.change(on_preset, preset, [width, height], api_visibility="private",
-                  queue=False)
-    return preset, width, height
-
-
 def owner_of(request: gr.Request | None) -> str:
     """Who is asking: the logged-in user, else this browser session."""
     if request is None:
         return "local"
     return getattr(request, "username", None) or request.session_hash or "local"
+
+
+@dataclass
+class CommonControls:
+    """The controls every generation tab has; ``inputs()`` in the order handlers take them."""
+
+    model: gr.Dropdown
+    width: gr.Slider
+    height: gr.Slider
+    sampler: gr.Dropdown
+    steps: gr.Slider
+    cfg_scale: gr.Slider
+    seed: gr.Number
+    batch_size: gr.Slider
+    batch_count: gr.Slider
+
+    def inputs(self) -> list:
+        """Width, height, steps, cfg_scale, seed, sampler, batch_size, batch_count."""
+        return [self.width, self.height, self.steps, self.cfg_scale, self.seed, self.sampler,
+                self.batch_size, self.batch_count]
+
+
+def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
+    """Checkpoint picker with Refresh, SDXL size presets, sampler, steps, CFG, seed, batch."""
+    limits = ctx.settings.limits
+    manager = ctx.manager
+    names = manager.checkpoint_names()
+    with gr.Row():
+        model = gr.Dropdown(names, value=manager.selected_checkpoint(), label="Checkpoint",
+                            scale=4, allow_custom_value=True, elem_id=f"{tab}_checkpoint")
+        refresh = gr.Button("Refresh", scale=1, min_width=60, elem_id=f"{tab}_refresh")
+    no_model = gr.Markdown("" if names else f"**{manager.no_model_message()}**",
+                           elem_id=f"{tab}_no_model")
+    with gr.Row(visible=with_size):
+        preset = gr.Dropdown(PRESET_CHOICES, value=PRESET_CHOICES[0],
+                             label="Size preset (SDXL)", scale=2, elem_id=f"{tab}_preset")
+        width = gr.Slider(limits.min_size, limits.max_size, value=1024, step=8, label="Width",
+                          scale=2, elem_id=f"{tab}_width")
+        height = gr.Slider(limits.min_size, limits.max_size, value=1024, step=8,
+                           label="Height", scale=2, elem_id=f"{tab}_height")
+    with gr.Row():
+        sampler = gr.Dropdown(SAMPLER_NAMES, value="Euler a", label="Sampling method",
+                              elem_id=f"{tab}_sampler")
+        steps = gr.Slider(1, limits.max_steps, value=20, step=1, label="Sampling steps",
+                          elem_id=f"{tab}_steps")
+    cfg = gr.Slider(0, limits.max_cfg, value=7.0, step=0.5, label="CFG Scale",
+                    elem_id=f"{tab}_cfg_scale")
+    with gr.Row():
+        seed = gr.Number(-1, label="Seed (-1 = random)", precision=0, elem_id=f"{tab}_seed")
+        batch_count = gr.Slider(1, limits.max_batch_count, value=1, step=1,
+                                label="Batch count", elem_id=f"{tab}_batch_count")
+        batch_size = gr.Slider(1, limits.max_batch_size, value=1, step=1, label="Batch size",
+                               elem_id=f"{tab}_batch_size")
+
+    def on_preset(label):
+        size = preset_size(label)
+        return (gr.update(), gr.update()) if size is None else size
+
+    def refresh_models():
+        names = manager.checkpoint_names()
+        message = "" if names else f"**{manager.no_model_message()}**"
+        return gr.update(choices=names, value=manager.selected_checkpoint()), message
+
+    preset.change(on_preset, preset, [width, height], api_visibility="private", queue=False)
+    refresh.click(refresh_models, None, [model, no_model], api_visibility="private")
+    return CommonControls(model, width, height, sampler, steps, cfg, seed, batch_size,
+                          batch_count)
+
+
+@dataclass
+class OutputPanel:
+    gallery: gr.Gallery
+    info: gr.Textbox
+    used_seed: gr.Number
+
+    def outputs(self) -> list:
+        return [self.gallery, self.info, self.used_seed]
+
+
+def output_panel(tab: str) -> OutputPanel:
+    """Output gallery, the seed actually used, and the first image's infotext."""
+    gallery = gr.Gallery(label="Output", columns=2, height=512, format="png",
+                         elem_id=f"{tab}_gallery")
+    used_seed = gr.Number(label="Seed used", precision=0, interactive=False,
+                          elem_id=f"{tab}_used_seed")
+    info = gr.Textbox(label="Generation parameters", lines=4, interactive=False,
+                      elem_id=f"{tab}_info")
+    return OutputPanel(gallery, info, used_seed)
+
+
+def run_for_caller(ctx, req: GenerationRequest, request: gr.Request | None, progress):
+    """Run ``req`` as the caller's job with a live progress bar; (gallery, infotext, seed).
+
+    User mistakes become ``gr.Error`` with the plain message; the app keeps serving.
+    """
+    job = JobProgress()
+    job.listeners.append(
+        lambda p: progress((p.done_steps, p.total_steps), desc=p.describe(), unit="steps"))
+    try:
+        outcome = ctx.jobs.run(req, owner=owner_of(request), progress=job)
+    except USER_ERRORS as exc:
+        log.warning("%s refused: %s", req.mode, exc)
+        raise gr.Error(str(exc)) from None
+    result = outcome.result
+    gallery = [(str(s.path), f"seed {g.seed}") for s, g in zip(outcome.saved, result.images)]
+    info = result.images[0].infotext if result.images else ""
+    if result.interrupted:
+        info = (info + "\n\n" if info else "") + (
+            f"Stopped: {len(result.images)} image(s) finished before Stop.")
+    return gallery, info, result.seed
+
+
+def stop_button(ctx, tab: str) -> gr.Button:
+    """A Stop button that stops the caller's own job, nobody else's."""
+    btn = gr.Button("Stop", variant="stop", elem_id=f"{tab}_stop")
+
+    def stop(request: gr.Request = None):
+        ctx.jobs.stop(owner_of(request))
+
+    btn.click(stop, None, None, api_name="stop" if tab == "txt2img" else False, queue=False)
+    return btn
