@@ -16,6 +16,7 @@ from webui.engine.progress import Interrupted, JobProgress
 from webui.engine.result import GeneratedImage, GenerationResult, base_params, finish_params
 from webui.engine.samplers import make_scheduler
 from webui.history.infotext import format_infotext
+from webui.models.lora import extract_lora_tags
 from webui.prompting.encode import prompt_kwargs
 from webui.prompting.styles import apply_styles
 from webui.request import GenerationRequest, resolve_seed
@@ -66,42 +67,142 @@ class _StepCounter:
         return kwargs
 
 
+@dataclass
+class _Models:
+    """The modules one job runs with, and the infotext keys that name them."""
+
+    base: object
+    pipe: object
+    vae: object
+    refiner: object | None = None
+    refiner_pipe: object | None = None
+    params: dict | None = None
+
+
+def _prepare_models(manager, req: GenerationRequest, spec: ModeSpec, loras) -> _Models:
+    """Base (with LoRAs), VAE override and refiner, each from the manager's cache."""
+    base = manager.pipeline(req.model)
+    lora_infos = manager.apply_loras(base, loras)
+    pipe = base.for_mode(spec.pipeline)
+    params: dict = {}
+    if req.vae:
+        vae, vae_info = manager.vae(req.vae)
+        params["VAE hash"] = manager.registry.short_hash(vae_info)
+        params["VAE"] = vae_info.name
+    else:
+        vae = base.default_vae
+    pipe.vae = vae
+    pipe.scheduler = make_scheduler(req.sampler, base.scheduler_config)
+    if lora_infos:
+        params["Lora hashes"] = ", ".join(
+            f"{info.name}: {manager.registry.lora_hash(info)}" for info, _ in lora_infos)
+    models = _Models(base, pipe, vae, params=params)
+    if req.refiner:
+        refiner = manager.refiner(req.refiner, base)
+        rpipe = refiner.for_mode("img2img")
+        rpipe.vae = vae
+        rpipe.scheduler = make_scheduler(req.sampler, refiner.scheduler_config)
+        models.refiner, models.refiner_pipe = refiner, rpipe
+        params["Refiner"] = f"{refiner.info.name} [{refiner.short_hash}]"
+        params["Refiner switch at"] = req.refiner_switch_at
+    return models
+
+
+def decode_latents(pipe, vae, latents: torch.Tensor, tile_above: int = 1536 * 1536):
+    """Decode latents to PIL images with ``vae``.
+
+    fp16 VAEs that overflow (SDXL's original VAE) are upcast as diffusers does; a result that
+    still holds NaN/inf (a black image) is decoded again in float32. Images larger than
+    ``tile_above`` pixels are decoded in tiles to bound memory.
+    """
+    height, width = latents.shape[-2] * 8, latents.shape[-1] * 8
+    tiled = height * width > tile_above
+    upcast = vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+    images = _decode(vae, latents, upcast, tiled)
+    if not torch.isfinite(images).all():
+        log.warning("VAE decode gave NaN/inf; decoding again in float32")
+        images = _decode(vae, latents, True, tiled)
+    return pipe.image_processor.postprocess(images, output_type="pil")
+
+
+def _decode(vae, latents: torch.Tensor, upcast: bool, tiled: bool) -> torch.Tensor:
+    dtype = vae.dtype
+    if upcast:
+        vae.to(torch.float32)
+    try:
+        if tiled:
+            vae.enable_tiling()
+        z = latents.to(next(vae.post_quant_conv.parameters()).dtype)
+        mean = getattr(vae.config, "latents_mean", None)
+        std = getattr(vae.config, "latents_std", None)
+        if mean is not None and std is not None:
+            mean_t = torch.tensor(mean).view(1, -1, 1, 1).to(z)
+            std_t = torch.tensor(std).view(1, -1, 1, 1).to(z)
+            z = z * std_t / vae.config.scaling_factor + mean_t
+        else:
+            z = z / vae.config.scaling_factor
+        with torch.inference_mode():
+            return vae.decode(z, return_dict=False)[0].float()
+    finally:
+        if tiled:
+            vae.disable_tiling()
+        if upcast:
+            vae.to(dtype)
+
+
 def run_job(manager, req: GenerationRequest, progress: JobProgress | None,
             spec: ModeSpec) -> GenerationResult:
     """Run ``batch_count`` batches of ``batch_size`` images of ``req`` in ``spec``'s mode.
 
     Image ``k`` of the job uses seed ``seed + k``, as A1111 does, each from its own CPU
-    generator, so an image's pixels depend only on its seed and parameters.
+    generator, so an image's pixels depend only on its seed and parameters. With a refiner
+    the base denoises up to ``refiner_switch_at`` and hands its latents to the refiner,
+    which finishes the same schedule (SDXL's ensemble of experts).
     """
     progress = progress or JobProgress()
     started = time.monotonic()
-    loaded = manager.pipeline(req.model)
-    pipe = loaded.for_mode(spec.pipeline)
-    seed = resolve_seed(req.seed)
-    result = GenerationResult(req, model_name=loaded.info.name, model_hash=loaded.short_hash,
-                              seed=seed)
-    pipe.scheduler = make_scheduler(req.sampler, loaded.scheduler_config)
     prompt, negative = apply_styles(req.prompt, req.negative_prompt, req.styles)
-    counter = _StepCounter(progress, req.batch_count, req.steps)
+    # <lora:name:w> tags select LoRAs and are removed from the text the encoders see;
+    # the infotext keeps them, as A1111's does
+    clean_prompt, loras = extract_lora_tags(prompt)
+    clean_negative, neg_loras = extract_lora_tags(negative)
+    m = _prepare_models(manager, req, spec, loras + neg_loras)
+    seed = resolve_seed(req.seed)
+    result = GenerationResult(req, model_name=m.base.info.name,
+                              model_hash=m.base.short_hash, seed=seed)
+    calls = req.batch_count * (2 if m.refiner else 1)
+    counter = _StepCounter(progress, calls, req.steps)
     progress.start(req.steps * req.batch_count)
     width, height = spec.size or (req.width, req.height)
     try:
         for n in range(req.batch_count):
             seeds = [seed + n * req.batch_size + i for i in range(req.batch_size)]
             generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
-            kwargs = dict(num_inference_steps=req.steps, guidance_scale=req.cfg_scale,
-                          generator=generators, callback_on_step_end=counter,
-                          output_type="pil")
-            kwargs.update(prompt_kwargs(pipe, prompt, negative, req.batch_size))
+            common = dict(num_inference_steps=req.steps, guidance_scale=req.cfg_scale,
+                          generator=generators, callback_on_step_end=counter)
+            kwargs = dict(common, output_type="latent")
+            kwargs.update(prompt_kwargs(m.pipe, clean_prompt, clean_negative, req.batch_size))
             kwargs.update(spec.call_kwargs(req, seeds))
+            if m.refiner:
+                kwargs["denoising_end"] = req.refiner_switch_at
             counter.begin_call()
             with torch.inference_mode():
-                images = pipe(**kwargs).images
+                latents = m.pipe(**kwargs).images
+            if m.refiner:
+                rkwargs = dict(common, image=latents, output_type="latent",
+                               denoising_start=req.refiner_switch_at)
+                rkwargs.update(prompt_kwargs(m.refiner_pipe, clean_prompt, clean_negative,
+                                             req.batch_size))
+                counter.begin_call()
+                with torch.inference_mode():
+                    latents = m.refiner_pipe(**rkwargs).images
+            images = decode_latents(m.pipe, m.vae, latents)
             for i, (img, s) in enumerate(zip(images, seeds)):
                 if spec.postprocess is not None:
                     img = spec.postprocess(img, i)
-                params = base_params(req, s, loaded.info.name, loaded.short_hash, i,
+                params = base_params(req, s, m.base.info.name, m.base.short_hash, i,
                                      width, height)
+                params.update(m.params)
                 params.update(spec.extra_params(req))
                 finish_params(params)
                 text = format_infotext(prompt, negative, params)

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import torch
 
-from webui.models.registry import CheckpointInfo
+from webui.models.configs import config_dir
+from webui.models.registry import (PICKLE_SUFFIXES, SDXL_BASE, SDXL_INPAINT, SDXL_REFINER,
+                                   ModelInfo)
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +58,17 @@ def check_diffusers_folder(folder: Path) -> None:
         json.loads(index.read_text())
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"{index} is missing or not valid JSON: {exc}") from exc
+    check_diffusers_weights(folder)
+
+
+def check_diffusers_weights(folder: Path) -> None:
+    """Check every safetensors weight file under ``folder``; refuse pickled weights."""
     for weights in sorted(folder.rglob("*.safetensors")):
         check_safetensors(weights)
+    for pickled in sorted(folder.rglob("*.bin")):
+        if not pickled.with_suffix(".safetensors").exists():
+            raise ModelLoadError(f"{pickled} holds pickled weights, which can run code when "
+                                 "loaded; use a .safetensors copy of this model")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -81,24 +92,79 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return table[dtype]
 
 
-def load_pipeline(info: CheckpointInfo, dtype: torch.dtype):
-    """Load ``info`` as a ``StableDiffusionXLPipeline`` on the CPU, never touching the network."""
-    from diffusers import StableDiffusionXLPipeline
+_PIPELINES = {
+    SDXL_BASE: "StableDiffusionXLPipeline",
+    SDXL_REFINER: "StableDiffusionXLImg2ImgPipeline",
+    SDXL_INPAINT: "StableDiffusionXLInpaintPipeline",
+}
 
-    if info.format == "diffusers":
-        check_diffusers_folder(info.path)
-        loader = StableDiffusionXLPipeline.from_pretrained
-    else:
-        check_safetensors(info.path)
-        # single-file loading with shipped configs comes with the model-manager work
+
+def refuse_pickle(info: ModelInfo) -> None:
+    """Pickle checkpoints can run arbitrary code when unpickled: never load them."""
+    if info.format == "pickle" or info.path.suffix.lower() in PICKLE_SUFFIXES:
         raise ModelLoadError(
-            f"{info.path.name}: single-file checkpoints are not supported yet; "
-            "use a diffusers folder")
+            f"{info.path.name} is a pickle file ({info.path.suffix}); pickle files can run "
+            "code when loaded, so they are refused. Use the .safetensors version of this model "
+            "(most model sites offer one) or convert it to .safetensors on a trusted machine.")
+
+
+def single_file_config(info: ModelInfo) -> Path:
+    """The diffusers config folder for a single-file checkpoint: ``<stem>.config/`` beside it
+    when present (non-standard sizes), else the SDXL configs shipped in the package."""
+    beside = info.path.with_suffix(".config")
+    if (beside / "model_index.json").is_file():
+        return beside
+    return config_dir(info.kind)
+
+
+def load_pipeline(info: ModelInfo, dtype: torch.dtype):
+    """Load a checkpoint as the diffusers pipeline of its kind, on the CPU, never touching the
+    network. Files are checked first so a bad one is named with the reason."""
+    import diffusers
+
+    refuse_pickle(info)
+    if info.kind not in _PIPELINES:
+        raise ModelLoadError(f"{info.name} is not an SDXL checkpoint ({info.kind}: "
+                             f"{info.detail})")
+    cls = getattr(diffusers, _PIPELINES[info.kind])
     try:
-        # invisible-watermark would alter every pixel; we record provenance in metadata instead
-        pipe = loader(str(info.path), dtype=dtype, local_files_only=True,
-                      add_watermarker=False)
+        if info.format == "diffusers":
+            check_diffusers_folder(info.path)
+            # invisible-watermark would alter every pixel; provenance lives in the metadata
+            pipe = cls.from_pretrained(str(info.path), dtype=dtype, local_files_only=True,
+                                       add_watermarker=False)
+        else:
+            check_safetensors(info.path)
+            pipe = cls.from_single_file(str(info.path), config=str(single_file_config(info)),
+                                        local_files_only=True, torch_dtype=dtype,
+                                        add_watermarker=False)
+    except ModelLoadError:
+        raise
     except Exception as exc:  # noqa: BLE001 - surface the reason, not a traceback
         raise ModelLoadError(f"could not load {info.name}: {exc}") from exc
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def load_vae(info: ModelInfo, dtype: torch.dtype):
+    """Load a VAE (diffusers folder or single .safetensors in the original layout)."""
+    from diffusers import AutoencoderKL
+
+    refuse_pickle(info)
+    try:
+        if info.format == "diffusers":
+            check_diffusers_weights(info.path)
+            return AutoencoderKL.from_pretrained(str(info.path), dtype=dtype,
+                                                 local_files_only=True)
+        check_safetensors(info.path)
+        beside = info.path.with_suffix(".config")
+        config = str(beside) if (beside / "config.json").is_file() else str(
+            config_dir(SDXL_BASE))
+        kwargs = {} if beside.is_dir() else {"subfolder": "vae"}
+        return AutoencoderKL.from_single_file(str(info.path), config=config,
+                                              local_files_only=True, torch_dtype=dtype,
+                                              **kwargs)
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise ModelLoadError(f"could not load VAE {info.name}: {exc}") from exc

@@ -1,9 +1,13 @@
-"""Find checkpoints in ``<models-dir>/Stable-diffusion`` and hash them as A1111 does."""
+"""What is on disk: checkpoints, LoRAs and VAEs in the A1111 folder layout, classified by their
+tensors and configs (not their file names), with hashes computed once and cached.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,86 +17,297 @@ log = logging.getLogger(__name__)
 _UNET_WEIGHTS = ("unet/diffusion_pytorch_model.safetensors",
                  "unet/diffusion_pytorch_model.fp16.safetensors",
                  "unet/diffusion_pytorch_model.bin")
+PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin"}
+_COMPONENT_DIRS = {"unet", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2",
+                   "scheduler"}
+
+# kinds
+SDXL_BASE = "sdxl-base"
+SDXL_REFINER = "sdxl-refiner"
+SDXL_INPAINT = "sdxl-inpaint"
+LORA = "lora"
+VAE = "vae"
+PICKLE = "pickle (refused)"
+UNKNOWN = "unknown"
+CHECKPOINT_KINDS = {SDXL_BASE, SDXL_REFINER, SDXL_INPAINT}
 
 
 class ModelNotFound(LookupError):
-    """No checkpoint with that name; the message says where checkpoints go."""
+    """No model with that name; the message says where such models go."""
 
 
 @dataclass(frozen=True)
-class CheckpointInfo:
-    """One checkpoint on disk."""
+class ModelInfo:
+    """One model on disk."""
 
-    name: str          # shown in dropdowns and written as ``Model:``
+    name: str          # shown in dropdowns, written as ``Model:``/``VAE:``/LoRA name
     path: Path
-    format: str        # "diffusers" | "single-file"
+    format: str        # "diffusers" | "single-file" | "pickle"
+    kind: str          # SDXL_BASE, SDXL_REFINER, SDXL_INPAINT, LORA, VAE, PICKLE, UNKNOWN
+    folder: str        # "Stable-diffusion" | "Lora" | "VAE"
+    detail: str = ""   # e.g. the LoRA key style
 
     @property
     def title(self) -> str:
         return self.name
 
+    @property
+    def size_bytes(self) -> int:
+        if self.path.is_dir():
+            return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+        return self.path.stat().st_size
+
     def hash_file(self) -> Path:
-        """The file whose sha256 gives the A1111 ``Model hash``."""
-        if self.format == "single-file":
+        """The file whose sha256 gives the A1111 hash (a diffusers folder: its UNet weights)."""
+        if self.format != "diffusers":
             return self.path
-        for rel in _UNET_WEIGHTS:
+        for rel in _UNET_WEIGHTS + ("diffusion_pytorch_model.safetensors",):
             if (self.path / rel).is_file():
                 return self.path / rel
         return self.path / "model_index.json"
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Full sha256 of a file, read in chunks."""
+# kept for the first version's callers
+CheckpointInfo = ModelInfo
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20, start: int = 0) -> str:
+    """Full sha256 of a file (from byte ``start``), read in chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
+        f.seek(start)
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
 
 
-class CheckpointRegistry:
-    """Lists the checkpoints of one folder; hashes are computed once per (path, size, mtime)."""
+def read_safetensors_header(path: Path) -> dict:
+    """The JSON header of a safetensors file (tensor names, shapes, offsets, __metadata__)."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        if n <= 0 or n > 100 * 2**20:
+            raise ValueError(f"{path.name}: not a safetensors file")
+        return json.loads(f.read(n))
 
-    def __init__(self, checkpoints_dir: Path):
+
+def classify_checkpoint_header(header: dict) -> str:
+    """SDXL base / refiner / inpainting from a single file's tensor names and shapes."""
+    keys = header.keys()
+    conv_in = header.get("model.diffusion_model.input_blocks.0.0.weight")
+    if conv_in is None:
+        return UNKNOWN
+    if any(k.startswith("conditioner.embedders.1.") for k in keys):
+        return SDXL_INPAINT if conv_in["shape"][1] == 9 else SDXL_BASE
+    if any(k.startswith("conditioner.embedders.0.model.") for k in keys):
+        return SDXL_REFINER
+    return UNKNOWN
+
+
+def classify_diffusers_folder(folder: Path) -> str:
+    """SDXL base / refiner / inpainting from a diffusers folder's configs."""
+    try:
+        index = json.loads((folder / "model_index.json").read_text())
+        unet = json.loads((folder / "unet" / "config.json").read_text())
+    except (OSError, ValueError):
+        return UNKNOWN
+    if "XL" not in index.get("_class_name", "") and unet.get("addition_embed_type") != "text_time":
+        return UNKNOWN
+    if unet.get("in_channels") == 9:
+        return SDXL_INPAINT
+    te = index.get("text_encoder")
+    if not te or te == [None, None]:
+        return SDXL_REFINER
+    return SDXL_BASE
+
+
+def lora_style(keys) -> str | None:
+    """The key style of a LoRA file, or None when the tensors are not a LoRA."""
+    keys = list(keys)
+    if any(k.startswith(("lora_unet_", "lora_te")) for k in keys):
+        return "kohya"
+    if any(".lora_A." in k or ".lora_B." in k for k in keys):
+        return "peft" if any(k.startswith("base_model.model.") for k in keys) else "diffusers"
+    if any(".lora.down." in k or "lora_linear_layer" in k for k in keys):
+        return "diffusers (old)"
+    return None
+
+
+def is_vae_header(header: dict) -> bool:
+    keys = [k.removeprefix("first_stage_model.").removeprefix("vae.") for k in header]
+    return any(k.startswith(("decoder.conv_in.", "encoder.conv_in.")) for k in keys) and not any(
+        k.startswith("model.diffusion_model.") for k in header)
+
+
+class HashCache:
+    """sha256 per (path, size, mtime), kept in memory and in a JSON file so a file is read
+    once, not at every start."""
+
+    def __init__(self, store: Path | None = None):
+        self.store = store
+        self._lock = threading.Lock()
+        self._data: dict[str, str] = {}
+        if store and store.is_file():
+            try:
+                self._data = json.loads(store.read_text())
+            except ValueError:
+                log.warning("hash cache %s unreadable; starting afresh", store)
+
+    @staticmethod
+    def _key(path: Path, kind: str) -> str:
+        st = path.stat()
+        return f"{kind}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+    def get(self, path: Path, kind: str, compute) -> str:
+        key = self._key(path, kind)
+        with self._lock:
+            if key in self._data:
+                return self._data[key]
+        value = compute(path)
+        with self._lock:
+            self._data[key] = value
+            if self.store:
+                tmp = self.store.with_suffix(".tmp")
+                tmp.write_text(json.dumps(self._data, indent=0))
+                tmp.replace(self.store)
+        return value
+
+
+class ModelRegistry:
+    """Lists the models of the three A1111 folders; classifies and hashes them."""
+
+    def __init__(self, checkpoints_dir: Path, lora_dir: Path | None = None,
+                 vae_dir: Path | None = None, hash_cache: HashCache | None = None):
         self.root = Path(checkpoints_dir)
-        self._hash_cache: dict[tuple[str, int, int], str] = {}
+        self.lora_dir = Path(lora_dir) if lora_dir else self.root.parent / "Lora"
+        self.vae_dir = Path(vae_dir) if vae_dir else self.root.parent / "VAE"
+        self.hashes = hash_cache or HashCache()
+        self._classified: dict[tuple, ModelInfo] = {}
 
-    def scan(self) -> list[CheckpointInfo]:
-        """Every checkpoint currently in the folder, sorted by name."""
-        found: list[CheckpointInfo] = []
-        if not self.root.is_dir():
+    # -- scanning ---------------------------------------------------------------------------
+    def scan(self) -> list[ModelInfo]:
+        """Every checkpoint in ``Stable-diffusion/`` (any kind, pickles included), by name."""
+        return self._scan_folder(self.root, "Stable-diffusion")
+
+    def scan_all(self) -> list[ModelInfo]:
+        """Checkpoints, LoRAs and VAEs."""
+        return (self.scan() + self._scan_folder(self.lora_dir, "Lora")
+                + self._scan_folder(self.vae_dir, "VAE"))
+
+    def loras(self) -> list[ModelInfo]:
+        return [m for m in self._scan_folder(self.lora_dir, "Lora") if m.kind == LORA]
+
+    def vaes(self) -> list[ModelInfo]:
+        return [m for m in self._scan_folder(self.vae_dir, "VAE") if m.kind == VAE]
+
+    def _scan_folder(self, root: Path, folder: str) -> list[ModelInfo]:
+        found: list[ModelInfo] = []
+        if not root.is_dir():
             return found
-        for entry in sorted(self.root.rglob("model_index.json")):
-            folder = entry.parent
-            found.append(CheckpointInfo(self._name(folder), folder, "diffusers"))
-        for entry in sorted(self.root.rglob("*.safetensors")):
-            if any(p.name in {"unet", "vae", "text_encoder", "text_encoder_2"}
-                   or (p / "model_index.json").exists() for p in entry.parents):
-                continue  # a component of a diffusers folder, not a checkpoint of its own
-            found.append(CheckpointInfo(self._name(entry.with_suffix("")), entry,
-                                        "single-file"))
-        return sorted(found, key=lambda c: c.name.lower())
+        diffusers_dirs = []
+        for index in root.rglob("model_index.json"):
+            if index.parent.suffix != ".config":
+                diffusers_dirs.append(index.parent)
+        if folder == "VAE":  # a diffusers VAE folder: config.json of an AutoencoderKL
+            for cfg in root.rglob("config.json"):
+                if cfg.parent.suffix == ".config":
+                    continue
+                try:
+                    if "AutoencoderKL" in json.loads(cfg.read_text()).get("_class_name", ""):
+                        diffusers_dirs.append(cfg.parent)
+                except (OSError, ValueError):
+                    continue
+        for d in sorted(set(diffusers_dirs)):
+            found.append(self._info(d, root, folder, "diffusers"))
+        for f in sorted(root.rglob("*")):
+            if not f.is_file() or f.suffix.lower() not in PICKLE_SUFFIXES | {".safetensors"}:
+                continue
+            if any(p in diffusers_dirs or p.suffix == ".config" or p.name in _COMPONENT_DIRS
+                   for p in f.parents):
+                continue  # part of a diffusers folder or a config folder
+            fmt = "single-file" if f.suffix.lower() == ".safetensors" else "pickle"
+            found.append(self._info(f, root, folder, fmt))
+        return sorted(found, key=lambda m: m.name.lower())
 
-    def _name(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
+    def _info(self, path: Path, root: Path, folder: str, fmt: str) -> ModelInfo:
+        st = path.stat()
+        key = (str(path), st.st_size, st.st_mtime_ns, folder)
+        if key not in self._classified:
+            rel = path.relative_to(root)
+            name = (rel if fmt == "diffusers" else rel.with_suffix("")).as_posix()
+            kind, detail = self._classify(path, folder, fmt)
+            self._classified[key] = ModelInfo(name, path, fmt, kind, folder, detail)
+        return self._classified[key]
 
-    def names(self) -> list[str]:
-        return [c.name for c in self.scan()]
+    @staticmethod
+    def _classify(path: Path, folder: str, fmt: str) -> tuple[str, str]:
+        if fmt == "pickle":
+            return PICKLE, "pickle files can run code when loaded; convert to .safetensors"
+        if fmt == "diffusers":
+            if folder == "VAE":
+                return VAE, "diffusers"
+            return classify_diffusers_folder(path), "diffusers"
+        try:
+            header = read_safetensors_header(path)
+        except (OSError, ValueError) as exc:
+            return UNKNOWN, f"unreadable: {exc}"
+        style = lora_style(header)
+        if style:
+            return LORA, style
+        if is_vae_header(header):
+            return VAE, "single-file"
+        kind = classify_checkpoint_header(header)
+        return kind, "single-file"
 
-    def get(self, name: str) -> CheckpointInfo:
-        """The checkpoint called ``name`` (name, file name or path relative to the folder)."""
-        for info in self.scan():
-            if name in (info.name, info.path.name, str(info.path)):
+    # -- lookup -----------------------------------------------------------------------------
+    def names(self, kinds: set[str] | None = None) -> list[str]:
+        kinds = kinds or {SDXL_BASE, SDXL_INPAINT}
+        return [m.name for m in self.scan() if m.kind in kinds]
+
+    def get(self, name: str, folder: str = "Stable-diffusion") -> ModelInfo:
+        """The model called ``name`` (its name, title, file name or path)."""
+        pool = {"Stable-diffusion": self.scan, "Lora": lambda: self._scan_folder(
+            self.lora_dir, "Lora"), "VAE": lambda: self._scan_folder(self.vae_dir, "VAE")}[folder]()
+        for info in pool:
+            if name in (info.name, info.path.name, str(info.path), info.path.stem):
                 return info
+        where = {"Stable-diffusion": self.root, "Lora": self.lora_dir, "VAE": self.vae_dir}[folder]
+        what = {"Stable-diffusion": "checkpoint", "Lora": "LoRA", "VAE": "VAE"}[folder]
         raise ModelNotFound(
-            f"checkpoint {name!r} not found in {self.root.resolve()}; put SDXL checkpoints "
-            "there (a diffusers folder or a .safetensors file) and press Refresh")
+            f"{what} {name!r} not found in {where.resolve()}; put it there "
+            "(a diffusers folder or a .safetensors file) and press Refresh")
 
-    def short_hash(self, info: CheckpointInfo) -> str:
+    # -- hashes -----------------------------------------------------------------------------
+    def sha256(self, info: ModelInfo) -> str:
+        """Full sha256 of the model's hash file, computed once per (path, size, mtime)."""
+        return self.hashes.get(info.hash_file(), "sha256", sha256_file)
+
+    def short_hash(self, info: ModelInfo) -> str:
         """A1111's 10-hex model hash: the first 10 hex digits of the file's sha256."""
-        f = info.hash_file()
-        st = f.stat()
-        key = (str(f.resolve()), st.st_size, st.st_mtime_ns)
-        if key not in self._hash_cache:
-            self._hash_cache[key] = sha256_file(f)
-        return self._hash_cache[key][:10]
+        return self.sha256(info)[:10]
+
+    def lora_hash(self, info: ModelInfo) -> str:
+        """A1111's LoRA hash (``Lora hashes``): sha256 of a safetensors file after its header
+        ("addnet" hash), first 12 hex digits."""
+        def compute(path: Path) -> str:
+            with open(path, "rb") as f:
+                n = int.from_bytes(f.read(8), "little")
+            return sha256_file(path, start=8 + n)
+
+        return self.hashes.get(info.path, "addnet", compute)[:12]
+
+    def lora_trigger_words(self, info: ModelInfo, limit: int = 10) -> list[str]:
+        """Most frequent training tags from kohya metadata (``ss_tag_frequency``), if any."""
+        try:
+            meta = read_safetensors_header(info.path).get("__metadata__", {})
+            freq = json.loads(meta.get("ss_tag_frequency", "{}"))
+        except (OSError, ValueError):
+            return []
+        counts: dict[str, int] = {}
+        for tags in freq.values():
+            for tag, n in tags.items():
+                counts[tag.strip()] = counts.get(tag.strip(), 0) + int(n)
+        return [t for t, _ in sorted(counts.items(), key=lambda kv: -kv[1])][:limit]
+
+
+# kept for the first version's callers
+CheckpointRegistry = ModelRegistry

@@ -18,13 +18,18 @@ import torch
 
 log = logging.getLogger(__name__)
 
-#: name -> (kind, seed). Bases differ only by their weights' seed.
+#: name -> (kind, seed). Bases differ only by their weights' seed. The refiner shares seed 1
+#: with tiny-sdxl-a, so its text_encoder_2 and VAE have identical weights, as real SDXL's do.
 TINY_MODELS: dict[str, tuple[str, int]] = {
     "tiny-sdxl-a": ("base", 1),
     "tiny-sdxl-b": ("base", 2),
+    "tiny-sdxl-refiner": ("refiner", 1),
 }
 
-_TEXT_HIDDEN = 32  # hidden size of each tiny text encoder; SDXL concatenates both -> 64
+# Like CLIP-L (768) and OpenCLIP bigG (1280) the two encoders differ in width, which is also
+# how single-file loaders tell them apart. SDXL concatenates both: cross-attention dim 80.
+_TEXT_HIDDEN = 32  # text_encoder (CLIP-L role)
+_TEXT2_HIDDEN = 48  # text_encoder_2 (OpenCLIP bigG role)
 _PROJECTION = 32  # text_encoder_2 pooled projection size
 _TIME_EMBED = 8  # addition_time_embed_dim
 _MERGE_WORDS = (
@@ -76,18 +81,18 @@ def build_tokenizer(pad_token: str = "<|endoftext|>"):
     return tok
 
 
-def _text_config(vocab_size: int, eos_id: int, bos_id: int):
+def _text_config(vocab_size: int, eos_id: int, bos_id: int, hidden: int, act: str):
     from transformers import CLIPTextConfig
 
     return CLIPTextConfig(
         vocab_size=vocab_size,
-        hidden_size=_TEXT_HIDDEN,
-        intermediate_size=37,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
         num_hidden_layers=3,
         num_attention_heads=4,
         max_position_embeddings=77,
         projection_dim=_PROJECTION,
-        hidden_act="gelu",
+        hidden_act=act,
         bos_token_id=bos_id,
         eos_token_id=eos_id,
         pad_token_id=eos_id,
@@ -149,8 +154,11 @@ def _scheduler():
     )
 
 
-def build_pipeline(kind: str = "base", seed: int = 1):
-    """Build a tiny SDXL pipeline (``kind`` 'base' or 'refiner') with weights from ``seed``."""
+def build_pipeline(kind: str = "base", seed: int = 1, in_channels: int = 4):
+    """Build a tiny SDXL pipeline (``kind`` 'base' or 'refiner') with weights from ``seed``.
+
+    ``in_channels=9`` gives a base whose UNet takes latents + mask + masked image (inpainting).
+    """
     from diffusers import StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
@@ -160,11 +168,13 @@ def build_pipeline(kind: str = "base", seed: int = 1):
     bos = tokenizer.convert_tokens_to_ids("<|startoftext|>")
     vocab_size = len(tokenizer)
     torch.manual_seed(seed)
-    text_encoder_2 = CLIPTextModelWithProjection(_text_config(vocab_size, eos, bos)).eval()
+    text_encoder_2 = CLIPTextModelWithProjection(
+        _text_config(vocab_size, eos, bos, _TEXT2_HIDDEN, "gelu")).eval()
     vae = _vae().eval()
     if kind == "base":
-        text_encoder = CLIPTextModel(_text_config(vocab_size, eos, bos)).eval()
-        unet = _unet(2 * _TEXT_HIDDEN, _PROJECTION, 6).eval()
+        text_encoder = CLIPTextModel(
+            _text_config(vocab_size, eos, bos, _TEXT_HIDDEN, "quick_gelu")).eval()
+        unet = _unet(_TEXT_HIDDEN + _TEXT2_HIDDEN, _PROJECTION, 6, in_channels).eval()
         return StableDiffusionXLPipeline(
             vae=vae,
             text_encoder=text_encoder,
@@ -177,7 +187,7 @@ def build_pipeline(kind: str = "base", seed: int = 1):
         )
     if kind == "refiner":
         # the refiner sees only text_encoder_2 and adds an aesthetic score (5 time ids)
-        unet = _unet(_TEXT_HIDDEN, _PROJECTION, 5).eval()
+        unet = _unet(_TEXT2_HIDDEN, _PROJECTION, 5).eval()
         return StableDiffusionXLImg2ImgPipeline(
             vae=vae,
             text_encoder=None,
@@ -193,17 +203,128 @@ def build_pipeline(kind: str = "base", seed: int = 1):
     raise ValueError(f"unknown tiny model kind {kind!r}")
 
 
+#: single-file checkpoints (Stability's key layout) written beside the diffusers folders
+TINY_SINGLE_FILES: dict[str, tuple[str, int]] = {
+    "tiny-sdxl-c": ("base", 3),
+}
+
+
+def write_single_file(pipe, target: Path) -> Path:
+    """Write ``pipe`` as ``target`` (one .safetensors in the original layout) plus the
+    ``<stem>.config/`` folder of diffusers configs that the loader uses for such a file
+    when it is not full-size SDXL (full-size files use the configs shipped in the package)."""
+    import shutil
+    import tempfile
+
+    from webui.models.single_file_export import save_sdxl_single_file
+
+    save_sdxl_single_file(pipe, target)
+    config_dir = target.with_suffix(".config")
+    with tempfile.TemporaryDirectory() as tmp:
+        pipe.save_pretrained(tmp, safe_serialization=True)
+        for f in Path(tmp).rglob("*"):
+            if f.is_file() and f.suffix not in {".safetensors", ".bin"}:
+                dest = config_dir / f.relative_to(tmp)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(f, dest)
+    return target
+
+
+def _lora_state_dict(unet, seed: int, rank: int = 4) -> dict:
+    """Random LoRA weights (diffusers/PEFT key style) for the tiny UNet's attention layers."""
+    from peft import LoraConfig, get_peft_model_state_dict, inject_adapter_in_model
+
+    torch.manual_seed(seed)
+    config = LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False,
+                        target_modules=["to_q", "to_k", "to_v", "to_out.0"])
+    model = inject_adapter_in_model(config, _unet_like(unet), adapter_name="tiny")
+    sd = get_peft_model_state_dict(model, adapter_name="tiny")
+    # make the effect clearly visible on random weights
+    return {f"unet.{k}": (v * 3.0).contiguous() for k, v in sd.items()}
+
+
+def _unet_like(unet):
+    import copy
+
+    return copy.deepcopy(unet)
+
+
+def _to_kohya(sd: dict, rank: int) -> dict:
+    """The same LoRA in kohya-ss key style (``lora_unet_<module>.lora_down/up.weight``,
+    ``.alpha``), as most LoRAs on model sites are published."""
+    out = {}
+    for key, value in sd.items():
+        module, _, kind = key[len("unet."):].rpartition(".lora_")
+        name = "lora_unet_" + module.replace(".", "_")
+        if kind == "A.weight":
+            out[f"{name}.lora_down.weight"] = value
+            out[f"{name}.alpha"] = torch.tensor(float(rank))
+        else:
+            out[f"{name}.lora_up.weight"] = value
+    return out
+
+
+def write_tiny_loras(lora_dir: Path, base_unet) -> list[Path]:
+    """Two LoRAs for the tiny base: one in diffusers/PEFT style with kohya training metadata
+    (trigger words in ``ss_tag_frequency``), one in kohya key style."""
+    import json
+
+    from safetensors.torch import save_file
+
+    lora_dir.mkdir(parents=True, exist_ok=True)
+    a = _lora_state_dict(base_unet, seed=11)
+    meta = {"ss_tag_frequency": json.dumps({"10_tinystyle": {"tinystyle": 10, "red hat": 4}}),
+            "ss_network_dim": "4", "ss_base_model_version": "sdxl_base_v1-0"}
+    save_file(a, lora_dir / "tiny-lora-a.safetensors", metadata=meta)
+    b = _to_kohya(_lora_state_dict(base_unet, seed=12), rank=4)
+    save_file(b, lora_dir / "tiny-lora-b.safetensors", metadata={"ss_network_dim": "4"})
+    return [lora_dir / "tiny-lora-a.safetensors", lora_dir / "tiny-lora-b.safetensors"]
+
+
+def write_tiny_vae(vae_dir: Path, seed: int = 21) -> Path:
+    """An alternative tiny VAE as a single .safetensors in the original (ldm) key layout,
+    like the ``sdxl_vae.safetensors`` / fp16-fix files users drop into ``models/VAE``."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from webui.models.single_file_export import convert_vae_to_original
+
+    torch.manual_seed(seed)
+    vae = _vae().eval()
+    vae_dir.mkdir(parents=True, exist_ok=True)
+    target = vae_dir / "tiny-vae-alt.safetensors"
+    sd = {k: v.contiguous() for k, v in convert_vae_to_original(vae.state_dict(),
+                                                                 vae.config).items()}
+    save_file(sd, target)
+    cfg = target.with_suffix(".config")
+    cfg.mkdir(exist_ok=True)
+    (cfg / "config.json").write_text(json.dumps(dict(vae.config), default=list, indent=2))
+    return target
+
+
 def write_tiny_models(models_dir: Path | str, names: list[str] | None = None) -> list[Path]:
-    """Write the tiny models in diffusers format under ``models_dir/Stable-diffusion``."""
+    """Write the tiny models under ``models_dir`` in A1111's layout: diffusers folders and a
+    single-file checkpoint in ``Stable-diffusion/``, LoRAs in ``Lora/``, a VAE in ``VAE/``."""
     root = Path(models_dir) / "Stable-diffusion"
     root.mkdir(parents=True, exist_ok=True)
     written = []
+    base_unet = None
     for name in names or list(TINY_MODELS):
         kind, seed = TINY_MODELS[name]
         target = root / name
-        build_pipeline(kind, seed).save_pretrained(target, safe_serialization=True)
+        pipe = build_pipeline(kind, seed)
+        pipe.save_pretrained(target, safe_serialization=True)
+        if name == "tiny-sdxl-a":
+            base_unet = pipe.unet
         written.append(target)
         log.info("wrote %s", target)
+    if names is None:
+        for name, (kind, seed) in TINY_SINGLE_FILES.items():
+            written.append(write_single_file(build_pipeline(kind, seed),
+                                             root / f"{name}.safetensors"))
+        written += write_tiny_loras(Path(models_dir) / "Lora", base_unet)
+        written.append(write_tiny_vae(Path(models_dir) / "VAE"))
     for sub in ("Lora", "VAE"):
         (Path(models_dir) / sub).mkdir(exist_ok=True)
     return written

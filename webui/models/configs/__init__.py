@@ -35,6 +35,8 @@ CONFIGS_ROOT = Path(__file__).resolve().parent
 KINDS: dict[str, str] = {
     "sdxl-base": "sdxl-base-1.0",
     "sdxl-refiner": "sdxl-refiner-1.0",
+    # diffusers/stable-diffusion-xl-1.0-inpainting-0.1: the base layout with a 9-channel UNet
+    "sdxl-inpaint": "sdxl-inpaint-0.1",
 }
 
 

@@ -1,0 +1,28 @@
+"""A1111's LoRA prompt syntax: ``<lora:name:weight>`` tags, taken out of the prompt text."""
+
+from __future__ import annotations
+
+import re
+
+from webui.request import RequestError
+
+_TAG = re.compile(r"<lora:([^:>]+)(?::([^:>]*))?(?::[^>]*)?>", re.IGNORECASE)
+
+
+def extract_lora_tags(prompt: str) -> tuple[str, list[tuple[str, float]]]:
+    """Remove ``<lora:name:weight>`` tags from ``prompt``; return the text sent to the text
+    encoders and the (name, weight) list (weight 1 when omitted; a repeated name's weights
+    add up, as A1111 does)."""
+    found: dict[str, float] = {}
+    for m in _TAG.finditer(prompt):
+        name = m.group(1).strip()
+        raw = (m.group(2) or "1").strip() or "1"
+        try:
+            weight = float(raw)
+        except ValueError:
+            raise RequestError(f"LoRA weight must be a number in <lora:{name}:{raw}>") from None
+        found[name] = found.get(name, 0.0) + weight
+    text = _TAG.sub("", prompt)
+    text = re.sub(r"[ \t]{2,}", " ", text).strip()
+    text = re.sub(r"\s+,", ",", text)
+    return text, list(found.items())
