@@ -48,10 +48,11 @@ class LoadedModel:
     variants: dict = field(default_factory=dict)  # mode -> pipeline sharing ``pipe``'s modules
     adapters: dict = field(default_factory=dict)  # LoRA name -> adapter name in the UNet
     nbytes: int = 0  # bytes of weights this checkpoint holds that no other cached one shares
+    default_vae: object = None  # the checkpoint's own VAE (a job may swap in another)
 
-    @property
-    def default_vae(self):
-        return self.pipe.vae
+    def __post_init__(self):
+        if self.default_vae is None:
+            self.default_vae = self.pipe.vae
 
     def for_mode(self, mode: str):
         """The diffusers pipeline for ``mode``, sharing this model's modules (no copy, no load).
