@@ -57,11 +57,26 @@ class CommonControls:
     seed: gr.Number
     batch_size: gr.Slider
     batch_count: gr.Slider
+    refiner: gr.Dropdown
+    refiner_switch_at: gr.Slider
+    vae: gr.Dropdown
 
     def inputs(self) -> list:
         """Width, height, steps, cfg_scale, seed, sampler, batch_size, batch_count."""
         return [self.width, self.height, self.steps, self.cfg_scale, self.seed, self.sampler,
                 self.batch_size, self.batch_count]
+
+    def model_inputs(self) -> list:
+        """Refiner, refiner_switch_at, vae (handlers take them after ``model``)."""
+        return [self.refiner, self.refiner_switch_at, self.vae]
+
+
+NONE = "None"
+
+
+def none_if_unset(value: str | None) -> str | None:
+    """Dropdown "None" (or empty) -> None."""
+    return None if value in (None, "", NONE) else value
 
 
 def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
@@ -96,6 +111,16 @@ def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
         batch_size = gr.Slider(1, limits.max_batch_size, value=1, step=1, label="Batch size",
                                elem_id=f"{tab}_batch_size")
 
+    with gr.Accordion("Refiner and VAE", open=False, elem_id=f"{tab}_refiner_accordion"):
+        with gr.Row():
+            refiner = gr.Dropdown([NONE] + manager.refiner_names(), value=NONE,
+                                  label="Refiner", elem_id=f"{tab}_refiner")
+            switch_at = gr.Slider(0.01, 1.0, value=0.8, step=0.01, label="Switch at",
+                                  info="fraction of the steps the base runs before the "
+                                       "refiner takes over", elem_id=f"{tab}_refiner_switch_at")
+            vae = gr.Dropdown([NONE] + manager.vae_names(), value=NONE,
+                              label="VAE (None = the checkpoint's own)", elem_id=f"{tab}_vae")
+
     def on_preset(label):
         size = preset_size(label)
         return (gr.update(), gr.update()) if size is None else size
@@ -103,12 +128,39 @@ def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
     def refresh_models():
         names = manager.checkpoint_names()
         message = "" if names else f"**{manager.no_model_message()}**"
-        return gr.update(choices=names, value=manager.selected_checkpoint()), message
+        return (gr.update(choices=names, value=manager.selected_checkpoint()), message,
+                gr.update(choices=[NONE] + manager.refiner_names()),
+                gr.update(choices=[NONE] + manager.vae_names()))
 
     preset.change(on_preset, preset, [width, height], api_visibility="private", queue=False)
-    refresh.click(refresh_models, None, [model, no_model], api_visibility="private")
+    refresh.click(refresh_models, None, [model, no_model, refiner, vae],
+                  api_visibility="private")
     return CommonControls(model, width, height, sampler, steps, cfg, seed, batch_size,
-                          batch_count)
+                          batch_count, refiner, switch_at, vae)
+
+
+def lora_picker(ctx, tab: str, prompt: gr.Textbox) -> gr.Dropdown:
+    """A LoRA dropdown that inserts ``<lora:name:1>`` into ``prompt`` and shows the LoRA's
+    trigger words (from kohya training metadata) when it has any."""
+    manager = ctx.manager
+    with gr.Row():
+        picker = gr.Dropdown(manager.lora_names(), value=None, label="Add LoRA", scale=3,
+                             elem_id=f"{tab}_lora_picker")
+        words = gr.Markdown(elem_id=f"{tab}_lora_words")
+
+    def insert(name, text):
+        if not name:
+            return gr.update(), ""
+        info = manager.registry.get(name, "Lora")
+        tag = f"<lora:{name}:1>"
+        text = text or ""
+        new = text if tag in text else (f"{text} {tag}".strip())
+        trigger = manager.registry.lora_trigger_words(info)
+        return new, (f"Trigger words: {', '.join(trigger)}" if trigger else "")
+
+    picker.select(insert, [picker, prompt], [prompt, words], api_visibility="private",
+                  queue=False)
+    return picker
 
 
 @dataclass
