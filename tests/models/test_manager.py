@@ -230,3 +230,17 @@ def test_twenty_switches_do_not_grow_memory(tiny_models_dir, budget):
     assert grown < 0.05 * level, f"RSS grew by {grown / 2**20:.1f} MiB from {level / 2**20:.0f}"
     if torch.cuda.is_available():  # pragma: no cover - no GPU here
         assert torch.cuda.memory_allocated() < 1.05 * torch.cuda.memory_allocated()
+
+
+def test_refiner_refuses_txt2img_with_clear_message(tiny_models_dir):
+    manager = manager_for(tiny_models_dir)
+    with pytest.raises(ModelLoadError, match="is an SDXL refiner: choose it as Refiner"):
+        run_txt2img(manager, small_request(model="tiny-sdxl-refiner"))
+
+
+def test_hub_id_offline_is_a_clear_error_without_network(tiny_models_dir, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    manager = manager_for(tiny_models_dir, default_checkpoint=None)
+    with pytest.raises(ModelLoadError, match="is a hub id and this app runs offline"):
+        manager.pipeline("stabilityai/stable-diffusion-xl-base-1.0")
+    assert manager.cached_names() == []

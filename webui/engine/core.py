@@ -81,7 +81,7 @@ class _Models:
 
 def _prepare_models(manager, req: GenerationRequest, spec: ModeSpec, loras) -> _Models:
     """Base (with LoRAs), VAE override and refiner, each from the manager's cache."""
-    base = manager.pipeline(req.model)
+    base = manager.pipeline(req.model, mode=spec.pipeline)
     lora_infos = manager.apply_loras(base, loras)
     pipe = base.for_mode(spec.pipeline)
     params: dict = {}

@@ -128,6 +128,8 @@ def load_pipeline(info: ModelInfo, dtype: torch.dtype):
                              f"{info.detail})")
     cls = getattr(diffusers, _PIPELINES[info.kind])
     try:
+        if info.format == "hub":
+            return _load_from_hub(cls, info, dtype)
         if info.format == "diffusers":
             check_diffusers_folder(info.path)
             # invisible-watermark would alter every pixel; provenance lives in the metadata
@@ -142,6 +144,26 @@ def load_pipeline(info: ModelInfo, dtype: torch.dtype):
         raise
     except Exception as exc:  # noqa: BLE001 - surface the reason, not a traceback
         raise ModelLoadError(f"could not load {info.name}: {exc}") from exc
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _load_from_hub(cls, info: ModelInfo, dtype: torch.dtype):
+    """A hub id (``stabilityai/stable-diffusion-xl-base-1.0``): fetched into the hub cache
+    when online (safetensors only), read from that cache afterwards."""
+    import os
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}:
+        raise ModelLoadError(
+            f"{info.name} is a hub id and this app runs offline (HF_HUB_OFFLINE is set); "
+            "download it on a machine that is online into models/Stable-diffusion/ as a "
+            "folder, or unset HF_HUB_OFFLINE")
+    try:
+        pipe = cls.from_pretrained(info.name, dtype=dtype, use_safetensors=True,
+                                   add_watermarker=False)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelLoadError(f"could not load {info.name} from the hub (is this machine "
+                             f"online?): {exc}") from exc
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

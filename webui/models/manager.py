@@ -26,7 +26,7 @@ import torch
 from webui.models.loader import (ModelLoadError, load_pipeline, load_vae, resolve_device,
                                  resolve_dtype)
 from webui.models.registry import (SDXL_BASE, SDXL_INPAINT, SDXL_REFINER, ModelInfo,
-                                   ModelNotFound, ModelRegistry)
+                                   ModelNotFound, ModelRegistry, is_hub_id)
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,11 @@ class LoadedModel:
             m = getattr(self.pipe, name, None)
             if m is not None:
                 yield name, m
+
+
+def _key(info: ModelInfo) -> str:
+    """Cache key: the resolved path (two names for one file are one model), or the hub id."""
+    return info.name if info.format == "hub" else str(info.path.resolve())
 
 
 def parse_cache_budget(text: str | None) -> tuple[int | None, int | None]:
@@ -171,7 +176,8 @@ class ModelManager:
         if self._current is not None:
             return self._current.info.name
         names = self.checkpoint_names()
-        if self.default_checkpoint and self.default_checkpoint in names:
+        if self.default_checkpoint and (self.default_checkpoint in names
+                                        or is_hub_id(self.default_checkpoint)):
             return self.default_checkpoint
         return names[0] if names else None
 
@@ -188,20 +194,25 @@ class ModelManager:
     def cached_names(self) -> list[str]:
         return [lm.info.name for lm in self._cache.values()]
 
-    def pipeline(self, checkpoint: str | None = None) -> LoadedModel:
-        """Return ``checkpoint`` (or the selected one) ready on the device as the base.
+    def pipeline(self, checkpoint: str | None = None, mode: str | None = None) -> LoadedModel:
+        """Return ``checkpoint`` (or the selected one) ready on the device as the base for
+        ``mode`` (None: any mode, the caller picks the pipeline with ``for_mode``).
 
         From the RAM cache when it is there; else loaded from disk. A failed load leaves the
-        cache and the current model as they were.
+        cache and the current model as they were. A refiner can run img2img on its own
+        ("refine this image"); an inpainting model only inpaints.
         """
         with self._lock:
             name = checkpoint or self.selected_checkpoint()
             if name is None:
                 raise ModelNotFound(self.no_model_message())
             info = self.registry.get(name)
-            if info.kind == SDXL_REFINER:
-                raise ModelLoadError(f"{info.name} is an SDXL refiner; pick a base checkpoint "
-                                     "and choose this one as Refiner")
+            if info.kind == SDXL_REFINER and mode not in (None, "img2img"):
+                raise ModelLoadError(f"{info.name} is an SDXL refiner: choose it as Refiner, "
+                                     "or use it in img2img to refine an image")
+            if info.kind == SDXL_INPAINT and mode not in (None, "inpaint"):
+                raise ModelLoadError(f"{info.name} is an SDXL inpainting model: use it in the "
+                                     "Inpaint or Outpaint tab")
             lm = self._get(info)
             self._activate([lm])
             self._current = lm
@@ -219,15 +230,15 @@ class ModelManager:
             return lm
 
     def _get(self, info: ModelInfo) -> LoadedModel:
-        key = str(info.path.resolve())
+        key = _key(info)
         lm = self._cache.get(key)
         if lm is not None:
             self._cache.move_to_end(key)
             return lm
-        short_hash = self.registry.short_hash(info)
         log.info("loading checkpoint %s from %s", info.name, info.path)
         pipe = load_pipeline(info, self.dtype)  # raises before anything changes
         self.loads_from_disk += 1
+        short_hash = self.registry.short_hash(info)
         nbytes = self._share_modules(pipe)
         lm = LoadedModel(info, short_hash, pipe, dict(pipe.scheduler.config), nbytes=nbytes)
         self._cache[key] = lm
@@ -274,14 +285,14 @@ class ModelManager:
 
     def _activate(self, wanted: list[LoadedModel]) -> None:
         """Put ``wanted`` on the device and take every other cached checkpoint off it."""
-        wanted_keys = {str(lm.info.path.resolve()) for lm in wanted}
+        wanted_keys = {_key(lm.info) for lm in wanted}
         for key in list(self._on_device - wanted_keys):
             lm = self._cache.get(key)
             if lm is not None and self.device.type != "cpu":
                 self._to(lm, torch.device("cpu"))
             self._on_device.discard(key)
         for lm in wanted:
-            key = str(lm.info.path.resolve())
+            key = _key(lm.info)
             if key not in self._on_device:
                 self._to(lm, self.device)
                 self._on_device.add(key)

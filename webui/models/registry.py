@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,6 +137,23 @@ def is_vae_header(header: dict) -> bool:
     keys = [k.removeprefix("first_stage_model.").removeprefix("vae.") for k in header]
     return any(k.startswith(("decoder.conv_in.", "encoder.conv_in.")) for k in keys) and not any(
         k.startswith("model.diffusion_model.") for k in header)
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+def is_hub_id(name: str) -> bool:
+    """``stabilityai/stable-diffusion-xl-base-1.0``-style Hugging Face repo ids."""
+    return bool(_HUB_ID.fullmatch(name or "")) and not Path(name).exists()
+
+
+def hub_model(repo_id: str) -> ModelInfo:
+    """A checkpoint named by a hub id; loaded through the hub cache when the machine is
+    online. Its kind is read from the repo's configs once downloaded; the name decides only
+    until then."""
+    kind = SDXL_REFINER if "refiner" in repo_id.lower() else (
+        SDXL_INPAINT if "inpaint" in repo_id.lower() else SDXL_BASE)
+    return ModelInfo(repo_id, Path(repo_id), "hub", kind, "Stable-diffusion", "hub id")
 
 
 class HashCache:
@@ -270,6 +288,8 @@ class ModelRegistry:
         for info in pool:
             if name in (info.name, info.path.name, str(info.path), info.path.stem):
                 return info
+        if folder == "Stable-diffusion" and is_hub_id(name):
+            return hub_model(name)
         where = {"Stable-diffusion": self.root, "Lora": self.lora_dir, "VAE": self.vae_dir}[folder]
         what = {"Stable-diffusion": "checkpoint", "Lora": "LoRA", "VAE": "VAE"}[folder]
         raise ModelNotFound(
@@ -279,6 +299,9 @@ class ModelRegistry:
     # -- hashes -----------------------------------------------------------------------------
     def sha256(self, info: ModelInfo) -> str:
         """Full sha256 of the model's hash file, computed once per (path, size, mtime)."""
+        if info.format == "hub":
+            cached = _hub_cached_unet(info.name)
+            return self.hashes.get(cached, "sha256", sha256_file) if cached else "0" * 64
         return self.hashes.get(info.hash_file(), "sha256", sha256_file)
 
     def short_hash(self, info: ModelInfo) -> str:
@@ -307,6 +330,21 @@ class ModelRegistry:
             for tag, n in tags.items():
                 counts[tag.strip()] = counts.get(tag.strip(), 0) + int(n)
         return [t for t, _ in sorted(counts.items(), key=lambda kv: -kv[1])][:limit]
+
+
+def _hub_cached_unet(repo_id: str) -> Path | None:
+    """The UNet weights of a hub checkpoint in the local hub cache (no download)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        for name in ("diffusion_pytorch_model.safetensors",
+                     "diffusion_pytorch_model.fp16.safetensors"):
+            found = try_to_load_from_cache(repo_id, name, subfolder="unet")
+            if isinstance(found, str):
+                return Path(found)
+    except Exception:  # noqa: BLE001 - no cache, no hash
+        return None
+    return None
 
 
 # kept for the first version's callers
