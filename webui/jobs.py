@@ -1,7 +1,8 @@
 """Running jobs: one at a time on the device, each with its owner's progress and Stop.
 
-Gradio's queue (one shared concurrency id for every generation event) orders the jobs; the
-device lock here also covers callers that bypass that queue, so two jobs never share the GPU.
+Every front door (each UI tab, the A1111 and Stability APIs) calls ``JobRunner.run``; the
+``DeviceQueue`` behind it is the single FIFO line for the device, so positions, ETAs and
+"queue full" mean the same for everyone.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from webui import engine
 from webui.engine.result import GenerationResult
 from webui.history.store import HistoryStore, SavedImage
 from webui.models.manager import ModelManager
+from webui.queue import DeviceQueue, LeftQueue
 from webui.request import GenerationRequest, validate
 
 log = logging.getLogger(__name__)
@@ -30,11 +32,12 @@ class JobOutcome:
 class JobRunner:
     """Validates a request, runs it on the engine, records its images."""
 
-    def __init__(self, manager: ModelManager, store: HistoryStore, limits: Limits):
+    def __init__(self, manager: ModelManager, store: HistoryStore, limits: Limits,
+                 max_queue: int = 64):
         self.manager = manager
         self.store = store
         self.limits = limits
-        self._device_lock = threading.Lock()
+        self.queue = DeviceQueue(max_queue)
         self._active: dict[str, JobProgress] = {}
         self._active_lock = threading.Lock()
 
@@ -46,11 +49,14 @@ class JobRunner:
         with self._active_lock:
             self._active[owner] = progress
         try:
-            with self._device_lock:
-                if progress.stopped:  # Stop pressed while waiting
-                    return JobOutcome(GenerationResult(req, interrupted=True), [])
-                result = engine.run(self.manager, req, progress)
-                saved = self.store.record(result, owner=None if owner == "local" else owner)
+            try:
+                with self.queue.turn(owner, lambda: progress.stopped, progress.queued):
+                    if progress.stopped:
+                        raise LeftQueue()
+                    result = engine.run(self.manager, req, progress)
+                    saved = self.store.record(result, owner=None if owner == "local" else owner)
+            except LeftQueue:  # Stop pressed while waiting: nothing ran
+                return JobOutcome(GenerationResult(req, interrupted=True), [])
             return JobOutcome(result, saved)
         finally:
             with self._active_lock:
@@ -65,6 +71,10 @@ class JobRunner:
             return False
         progress.stop()
         return True
+
+    def position_of(self, owner: str) -> int | None:
+        """``owner``'s place in line: 0 running, 1 next, None no job."""
+        return self.queue.position_of(owner)
 
     def progress_of(self, owner: str) -> JobProgress | None:
         with self._active_lock:

@@ -20,8 +20,17 @@ class JobProgress:
     started: float = field(default_factory=time.monotonic)
     stop_event: threading.Event = field(default_factory=threading.Event)
     listeners: list = field(default_factory=list)
+    queue_position: int | None = None  # while waiting for the device: 1 = next
+    queue_eta: float | None = None
+
+    def queued(self, position: int, eta: float | None) -> None:
+        """Waiting in line at ``position``; listeners see it like a step."""
+        self.queue_position, self.queue_eta = position, eta
+        for listener in self.listeners:
+            listener(self)
 
     def start(self, total_steps: int) -> None:
+        self.queue_position = None
         self.total_steps = total_steps
         self.done_steps = 0
         self.started = time.monotonic()
@@ -54,6 +63,9 @@ class JobProgress:
         return elapsed / self.done_steps * (self.total_steps - self.done_steps)
 
     def describe(self) -> str:
+        if self.queue_position is not None:
+            wait = f", about {self.queue_eta:.0f}s" if self.queue_eta is not None else ""
+            return f"Queued: position {self.queue_position}{wait}"
         eta = self.eta_seconds
         text = f"Step {self.done_steps}/{self.total_steps}"
         return text + (f", ETA {eta:.0f}s" if eta is not None else "")

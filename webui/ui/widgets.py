@@ -13,12 +13,13 @@ from webui.engine.progress import JobProgress
 from webui.engine.samplers import SAMPLER_NAMES
 from webui.models.loader import ModelLoadError
 from webui.models.registry import ModelNotFound
+from webui.queue import QueueFull
 from webui.request import SIZE_PRESETS, GenerationRequest, RequestError
 
 log = logging.getLogger(__name__)
 
 CUSTOM = "Custom"
-USER_ERRORS = (RequestError, ModelNotFound, ModelLoadError)
+USER_ERRORS = (RequestError, ModelNotFound, ModelLoadError, QueueFull)
 
 
 def preset_label(w: int, h: int) -> str:
@@ -191,7 +192,8 @@ def run_for_caller(ctx, req: GenerationRequest, request: gr.Request | None, prog
     """
     job = JobProgress()
     job.listeners.append(
-        lambda p: progress((p.done_steps, p.total_steps), desc=p.describe(), unit="steps"))
+        lambda p: progress(None if p.queue_position is not None else
+                           (p.done_steps, p.total_steps), desc=p.describe(), unit="steps"))
     try:
         outcome = ctx.jobs.run(req, owner=owner_of(request), progress=job)
     except USER_ERRORS as exc:

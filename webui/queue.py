@@ -1,0 +1,113 @@
+"""The one queue in front of the device: FIFO across every user, tab and API client.
+
+Each waiting job knows its position; an ETA comes from the average of recent job durations.
+A full queue refuses new jobs at once ("queue full, try again") instead of letting callers
+hang, and a job stopped while it waits leaves the queue without ever running.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+
+class QueueFull(RuntimeError):
+    """The queue holds its maximum number of waiting jobs."""
+
+
+class LeftQueue(Exception):
+    """The job was stopped while it waited."""
+
+
+@dataclass(eq=False)
+class Ticket:
+    owner: str
+    created: float = field(default_factory=time.monotonic)
+
+
+class DeviceQueue:
+    """A FIFO lock: ``with queue.turn(owner, stopped, on_wait):`` runs when it is your turn."""
+
+    def __init__(self, max_waiting: int = 64):
+        self.max_waiting = max_waiting
+        self._cond = threading.Condition()
+        self._waiting: deque[Ticket] = deque()
+        self._running: Ticket | None = None
+        self._durations: deque[float] = deque(maxlen=20)
+
+    def turn(self, owner: str, stopped=lambda: False, on_wait=None):
+        """Context manager: wait in line (calling ``on_wait(position, eta)`` as the line
+        moves), run the body alone on the device, then let the next one in."""
+        return _Turn(self, owner, stopped, on_wait)
+
+    def _enter(self, owner: str, stopped, on_wait) -> Ticket:
+        ticket = Ticket(owner)
+        with self._cond:
+            if len(self._waiting) >= self.max_waiting:
+                raise QueueFull(f"The queue is full ({self.max_waiting} jobs waiting); "
+                                "try again in a moment.")
+            self._waiting.append(ticket)
+            last = None
+            try:
+                while self._running is not None or self._waiting[0] is not ticket:
+                    if stopped():
+                        raise LeftQueue()
+                    state = (self._position(ticket), self._eta(ticket))
+                    if on_wait and state[0] != (last or (None,))[0]:
+                        on_wait(*state)
+                        last = state
+                    self._cond.wait(timeout=0.25)
+            except BaseException:
+                self._waiting.remove(ticket)
+                self._cond.notify_all()
+                raise
+            self._waiting.popleft()
+            self._running = ticket
+            return ticket
+
+    def _leave(self, ticket: Ticket, started: float) -> None:
+        with self._cond:
+            self._durations.append(time.monotonic() - started)
+            self._running = None
+            self._cond.notify_all()
+
+    def _position(self, ticket: Ticket) -> int:
+        """1 = next to run."""
+        return list(self._waiting).index(ticket) + 1
+
+    def _eta(self, ticket: Ticket) -> float | None:
+        if not self._durations:
+            return None
+        avg = sum(self._durations) / len(self._durations)
+        return avg * self._position(ticket)
+
+    def position_of(self, owner: str) -> int | None:
+        """Position of ``owner``'s first waiting job (0 = running now, None = no job)."""
+        with self._cond:
+            if self._running is not None and self._running.owner == owner:
+                return 0
+            for i, t in enumerate(self._waiting, start=1):
+                if t.owner == owner:
+                    return i
+            return None
+
+    @property
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._waiting)
+
+
+class _Turn:
+    def __init__(self, queue: DeviceQueue, owner: str, stopped, on_wait):
+        self.queue, self.owner, self.stopped, self.on_wait = queue, owner, stopped, on_wait
+
+    def __enter__(self):
+        self.ticket = self.queue._enter(self.owner, self.stopped, self.on_wait)
+        self.started = time.monotonic()
+        return self.ticket
+
+    def __exit__(self, *exc):
+        self.queue._leave(self.ticket, self.started)
+        return False
