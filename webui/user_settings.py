@@ -1,0 +1,109 @@
+"""Settings a user changes in the Settings tab, persisted as JSON in the data folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from webui.engine.samplers import SAMPLER_NAMES
+from webui.imageio import FORMATS
+from webui.request import RequestError
+
+log = logging.getLogger(__name__)
+
+#: A1111-style file-name tokens
+TOKENS = {"[seed]", "[steps]", "[cfg]", "[width]", "[height]", "[sampler]", "[model_name]",
+          "[model_hash]", "[prompt_words]", "[date]", "[datetime]"}
+
+
+@dataclass
+class UserSettings:
+    """Defaults for new jobs and how files are written."""
+
+    default_model: str | None = None
+    default_refiner: str | None = None
+    sampler: str = "Euler a"
+    steps: int = 20
+    cfg_scale: float = 7.0
+    width: int = 1024
+    height: int = 1024
+    output_format: str = "png"  # png | jpeg | webp
+    filename_pattern: str = "[seed]"  # after the 5-digit number, as A1111's default
+    live_preview_every: int = 0  # steps between live previews; 0 = off
+
+    def validate(self) -> "UserSettings":
+        """Raise ``RequestError`` (plain words) for a value the app cannot use."""
+        if self.sampler not in SAMPLER_NAMES:
+            raise RequestError(f"unknown sampler {self.sampler!r}")
+        if not 1 <= int(self.steps) <= 150:
+            raise RequestError("steps must be between 1 and 150")
+        if not 0 <= float(self.cfg_scale) <= 30:
+            raise RequestError("CFG scale must be between 0 and 30")
+        for name in ("width", "height"):
+            v = int(getattr(self, name))
+            if v % 8 or not 64 <= v <= 2048:
+                raise RequestError(f"{name} must be a multiple of 8 between 64 and 2048")
+        if self.output_format not in FORMATS:
+            raise RequestError(f"output format must be one of {', '.join(FORMATS)}")
+        unknown = set(re.findall(r"\[[^\]]*\]", self.filename_pattern)) - TOKENS
+        if unknown:
+            raise RequestError(f"unknown file-name token(s) {', '.join(sorted(unknown))}; "
+                               f"known: {', '.join(sorted(TOKENS))}")
+        if re.search(r"[/\\]|\.\.", self.filename_pattern):
+            raise RequestError("the file-name pattern cannot contain / \\ or ..")
+        if not 0 <= int(self.live_preview_every) <= 150:
+            raise RequestError("live preview interval must be between 0 and 150 steps")
+        return self
+
+
+def format_filename(pattern: str, values: dict) -> str:
+    """Fill ``[token]``s from ``values``; keep file names safe and short."""
+    def sub(m: re.Match) -> str:
+        key = m.group(0)[1:-1]
+        if key == "prompt_words":
+            words = re.findall(r"[\w-]+", str(values.get("prompt", "")))[:8]
+            return "_".join(words)
+        return str(values.get(key, ""))
+
+    name = re.sub(r"\[[a-z_]+\]", sub, pattern)
+    name = re.sub(r"[^\w.,+=-]+", "_", name).strip("._")
+    return name[:120]
+
+
+class SettingsStore:
+    """Loads and saves ``UserSettings`` atomically; a broken file falls back to defaults."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._current = self._load()
+
+    def _load(self) -> UserSettings:
+        if not self.path.is_file():
+            return UserSettings()
+        try:
+            data = json.loads(self.path.read_text())
+            known = {f.name for f in fields(UserSettings)}
+            return UserSettings(**{k: v for k, v in data.items() if k in known}).validate()
+        except (ValueError, TypeError, RequestError) as exc:
+            log.warning("settings file %s unusable (%s); using defaults", self.path, exc)
+            return UserSettings()
+
+    @property
+    def current(self) -> UserSettings:
+        return self._current
+
+    def save(self, **changes) -> UserSettings:
+        """Validate ``changes`` on top of the current settings and write them to disk."""
+        with self._lock:
+            new = UserSettings(**{**asdict(self._current), **changes}).validate()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(asdict(new), indent=2))
+            tmp.replace(self.path)
+            self._current = new
+            return new
