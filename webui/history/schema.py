@@ -1,14 +1,20 @@
-"""ORM tables of the generation history (SQLAlchemy 2 declarative)."""
+"""ORM tables of the generation history (SQLAlchemy 2 declarative).
+
+``generations`` holds one row per image; ``boards`` are named collections per owner and
+``board_items`` joins them many-to-many (rows go with either side: ``ON DELETE CASCADE``).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, String, Text
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String,
+                        Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 def utcnow() -> datetime:
+    """The current time, timezone-aware (UTC)."""
     return datetime.now(timezone.utc)
 
 
@@ -32,11 +38,42 @@ class Generation(Base):
     steps: Mapped[int] = mapped_column(Integer)
     cfg_scale: Mapped[float] = mapped_column(Float)
     sampler: Mapped[str] = mapped_column(String(64))
-    seed: Mapped[int] = mapped_column(BigInteger)  # seeds go up to 2**32-1
+    seed: Mapped[int] = mapped_column(BigInteger)  # seeds go up to 2**32-1 (ComfyUI: 2**64)
     model_name: Mapped[str] = mapped_column(String(512), default="", index=True)
     model_hash: Mapped[str] = mapped_column(String(64), default="")
     params: Mapped[dict] = mapped_column(JSON, default=dict)  # the full A1111 parameter set
     infotext: Mapped[str] = mapped_column(Text, default="")
-    image_path: Mapped[str] = mapped_column(String(1024), unique=True)  # relative to outputs
+    # relative to the outputs folder (POSIX), or absolute for imported files elsewhere
+    image_path: Mapped[str] = mapped_column(String(1024), unique=True)
     duration: Mapped[float] = mapped_column(Float, default=0.0)  # seconds for the whole job
     owner: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    # -- revision 0002
+    starred: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    source: Mapped[str] = mapped_column(String(32), default="")  # "" = made here; else tool
+    # name of the staged file (``outputs/.staging/<token>.png``) while a write is in flight
+    file_token: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # True while a delete is in progress: hidden everywhere, finished by the reconciler
+    deleting: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Board(Base):
+    """A named collection of images (one owner's); an image can be on several boards."""
+
+    __tablename__ = "boards"
+    __table_args__ = (UniqueConstraint("owner", "name", name="uq_boards_owner_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BoardItem(Base):
+    """Membership of one image in one board."""
+
+    __tablename__ = "board_items"
+
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    generation_id: Mapped[int] = mapped_column(
+        ForeignKey("generations.id", ondelete="CASCADE"), primary_key=True, index=True)

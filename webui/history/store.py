@@ -1,9 +1,16 @@
-"""The history store: writes an image file and its database row as one unit, and lists them.
+"""The history store: an image file and its database row as one unit, searched and deleted.
 
-Order of a write: the PNG goes to a temporary name beside its final one, the row is committed,
-then the file is renamed into place. A failure before the commit removes the temporary file;
-a failed rename removes the row. Neither a row without its file nor a file without its row is
-left behind by an error.
+Writing an image (each step is its own method, so crash tests can stop at any of them):
+
+1. ``_stage``: the PNG goes to ``outputs/.staging/<token>.png`` and is fsynced;
+2. ``_commit``: the row is committed with ``file_token = <token>`` and its final path;
+3. ``_publish``: the staged file is renamed to its final name (atomic, same file system).
+
+Deleting: ``_mark_deleting`` commits ``deleting = true`` (the rows vanish from every view),
+``_remove_files`` unlinks image and thumbnail, ``_drop_rows`` deletes the rows. :meth:`reconcile`,
+run at start, finishes whatever a crash interrupted: staged files with a row are published,
+staged files without one are removed, rows marked ``deleting`` lose their files and go.
+Nothing is recorded without its file, nothing stays on disk without its record.
 """
 
 from __future__ import annotations
@@ -11,22 +18,26 @@ from __future__ import annotations
 import logging
 import os
 import re
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from PIL.PngImagePlugin import PngInfo
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, distinct, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from webui.engine.result import GenerationResult
+from webui.history import files
+from webui.history.boards import BoardsMixin
+from webui.history.db import has_fts
+from webui.history.query import GalleryQuery, filtered, ordered, visible
 from webui.history.schema import Generation
 
 log = logging.getLogger(__name__)
 
 _NUMBERED = re.compile(r"^(\d{5,})-")
+COUNT_CAP = 10_000  # counting every match of a broad search costs more than it tells
 
 
 @dataclass
@@ -37,13 +48,54 @@ class SavedImage:
     path: Path
 
 
-class HistoryStore:
-    """Saves results under ``outputs_dir`` and records them in the database."""
+@dataclass
+class Page:
+    """One page of gallery results; ``total`` counts the matches up to :data:`COUNT_CAP`
+    (``more`` is True when there are more than that)."""
+
+    rows: list[Generation]
+    total: int
+    page: int
+    per_page: int
+    more: bool = False
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    def total_text(self) -> str:
+        """``"1,234"`` or ``"more than 10,000"``."""
+        return f"more than {COUNT_CAP:,}" if self.more else f"{self.total:,}"
+
+
+@dataclass
+class ReconcileReport:
+    """What :meth:`HistoryStore.reconcile` repaired."""
+
+    published: list[str] = field(default_factory=list)  # staged files put in place
+    discarded: list[str] = field(default_factory=list)  # staged files without a row
+    deleted: list[int] = field(default_factory=list)  # interrupted deletes finished
+
+    def __bool__(self) -> bool:
+        return bool(self.published or self.discarded or self.deleted)
+
+
+class HistoryStore(BoardsMixin):
+    """Saves results under ``outputs_dir`` and records them in the database.
+
+    Reading and changing methods take ``owner`` and ``is_admin``: a user sees and changes only
+    rows whose owner is ``owner``; an admin sees and changes all.
+    """
 
     def __init__(self, engine: Engine, outputs_dir: Path):
         self.engine = engine
         self.outputs_dir = Path(outputs_dir)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.fts = has_fts(engine)
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.outputs_dir / files.STAGING
 
     # -- writing ----------------------------------------------------------------------------
     def day_dir(self, mode: str, when: datetime | None = None) -> Path:
@@ -56,6 +108,22 @@ class HistoryStore:
         numbers = [int(m.group(1)) for p in folder.glob("*") if (m := _NUMBERED.match(p.name))]
         return max(numbers, default=0) + 1
 
+    def _stage(self, gen, token: str) -> Path:
+        self.staging_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.staging_dir / f"{token}.png"
+        meta = PngInfo()
+        meta.add_text("parameters", gen.infotext)
+        files.write_durably(tmp, lambda fh: gen.image.save(fh, format="PNG", pnginfo=meta))
+        return tmp
+
+    def _commit(self, row: Generation) -> None:
+        with self._sessions.begin() as session:
+            session.add(row)
+
+    def _publish(self, tmp: Path, final: Path) -> None:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)
+
     def record(self, result: GenerationResult, owner: str | None = None) -> list[SavedImage]:
         """Save every image of ``result`` as PNG with its infotext and record one row each."""
         saved: list[SavedImage] = []
@@ -63,53 +131,173 @@ class HistoryStore:
         folder = self.day_dir(req.mode)
         folder.mkdir(parents=True, exist_ok=True)
         for gen in result.images:
-            number = self._next_number(folder)
-            final = folder / f"{number:05d}-{gen.seed}.png"
-            tmp = folder / f".tmp-{uuid.uuid4().hex}.png"
-            meta = PngInfo()
-            meta.add_text("parameters", gen.infotext)
+            final = folder / f"{self._next_number(folder):05d}-{gen.seed}.png"
+            token = files.new_token()
+            tmp = self.staging_dir / f"{token}.png"
+            row = Generation(
+                mode=req.mode, prompt=req.prompt, negative_prompt=req.negative_prompt,
+                width=gen.image.width, height=gen.image.height, steps=req.steps,
+                cfg_scale=req.cfg_scale, sampler=req.sampler, seed=gen.seed,
+                model_name=result.model_name, model_hash=result.model_hash,
+                params={k: str(v) for k, v in gen.params.items()}, infotext=gen.infotext,
+                image_path=final.relative_to(self.outputs_dir).as_posix(),
+                duration=result.duration, owner=owner, file_token=token,
+            )
             try:
-                gen.image.save(tmp, pnginfo=meta)
-                row = Generation(
-                    mode=req.mode, prompt=req.prompt, negative_prompt=req.negative_prompt,
-                    width=req.width, height=req.height, steps=req.steps,
-                    cfg_scale=req.cfg_scale, sampler=req.sampler, seed=gen.seed,
-                    model_name=result.model_name, model_hash=result.model_hash,
-                    params={k: str(v) for k, v in gen.params.items()}, infotext=gen.infotext,
-                    image_path=final.relative_to(self.outputs_dir).as_posix(),
-                    duration=result.duration, owner=owner,
-                )
-                with self._sessions.begin() as session:
-                    session.add(row)
+                self._stage(gen, token)
+                self._commit(row)
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
             try:
-                os.replace(tmp, final)
+                self._publish(tmp, final)
             except BaseException:
                 with self._sessions.begin() as session:
                     session.execute(delete(Generation).where(Generation.id == row.id))
                 tmp.unlink(missing_ok=True)
                 raise
+            files.make_thumbnail(final)
             saved.append(SavedImage(row.id, final))
         return saved
 
     # -- reading ----------------------------------------------------------------------------
     def recent(self, limit: int = 50, offset: int = 0, owner: str | None = None) -> list[Generation]:
-        """Newest records first."""
-        stmt = select(Generation).order_by(Generation.created_at.desc(), Generation.id.desc())
-        if owner is not None:
-            stmt = stmt.where(Generation.owner == owner)
-        with Session(self.engine, expire_on_commit=False) as session:
-            return list(session.scalars(stmt.limit(limit).offset(offset)))
+        """Newest records first (every owner's when ``owner`` is None)."""
+        page = self.search(GalleryQuery(per_page=limit), owner=owner, is_admin=owner is None,
+                           offset=offset, with_total=False)
+        return page.rows
 
-    def count(self) -> int:
+    def count(self, owner: str | None = None, is_admin: bool = True) -> int:
+        """How many records ``owner`` can see."""
+        stmt = visible(select(func.count()).select_from(Generation), owner, is_admin)
         with Session(self.engine) as session:
-            return session.scalar(select(func.count()).select_from(Generation)) or 0
+            return session.scalar(stmt) or 0
 
-    def get(self, record_id: int) -> Generation | None:
+    def search(self, q: GalleryQuery, owner: str | None = None, is_admin: bool = True,
+               offset: int | None = None, with_total: bool = True) -> Page:
+        """One page of records matching ``q`` that ``owner`` may see."""
+        per_page = max(1, min(int(q.per_page), 500))
+        start = max(0, int(q.page)) * per_page if offset is None else offset
+        stmt = ordered(filtered(q, owner, is_admin, self.fts), q.newest_first)
+        if self.fts and q.text.strip():
+            # walk the time index and probe the FTS matches, instead of sorting every match
+            stmt = stmt.with_hint(Generation, "INDEXED BY ix_generations_created_at", "sqlite")
+        more = False
         with Session(self.engine, expire_on_commit=False) as session:
-            return session.get(Generation, record_id)
+            rows = list(session.scalars(stmt.limit(per_page).offset(start)))
+            total = len(rows)
+            if with_total:
+                matches = filtered(q, owner, is_admin, self.fts, [Generation.id])
+                capped = select(func.count()).select_from(
+                    matches.limit(COUNT_CAP + 1).subquery())
+                total = session.scalar(capped) or 0
+                more = total > COUNT_CAP
+                total = min(total, COUNT_CAP)
+        return Page(rows, total, max(0, int(q.page)), per_page, more)
+
+    def get(self, record_id: int, owner: str | None = None,
+            is_admin: bool = True) -> Generation | None:
+        """The record ``record_id`` if it exists and ``owner`` may see it."""
+        stmt = visible(select(Generation).where(Generation.id == int(record_id)), owner, is_admin)
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.scalars(stmt).first()
 
     def image_path(self, row: Generation) -> Path:
+        """Absolute path of a record's image (imported files may live outside outputs)."""
         return self.outputs_dir / row.image_path
+
+    def thumbnail(self, row: Generation) -> Path:
+        """The WebP thumbnail (made once), the image itself, or a 'missing' tile."""
+        image = self.image_path(row)
+        if not image.is_file():
+            return files.missing_placeholder(self.outputs_dir)
+        return files.make_thumbnail(image) or image
+
+    def choices(self, column: str, owner: str | None = None, is_admin: bool = True) -> list:
+        """Distinct values of ``mode``/``model_name`` (or ``size`` as "WxH") for filters."""
+        cols = [Generation.width, Generation.height] if column == "size" else \
+            [getattr(Generation, column)]
+        stmt = visible(select(*cols).group_by(*cols), owner, is_admin)
+        with Session(self.engine) as session:
+            rows = session.execute(stmt.limit(1000)).all()
+        if column == "size":
+            return [f"{w}x{h}" for w, h in sorted(rows)]
+        return sorted(r[0] for r in rows if r[0])
+
+    def _owned_ids(self, session: Session, ids, owner, is_admin) -> list[int]:
+        wanted = [int(i) for i in ids]
+        if not wanted:
+            return []
+        stmt = visible(select(Generation.id).where(Generation.id.in_(wanted)), owner, is_admin)
+        return list(session.scalars(stmt))
+
+    # -- changing ---------------------------------------------------------------------------
+    def set_starred(self, ids, starred: bool, owner: str | None = None,
+                    is_admin: bool = True) -> int:
+        """Star or unstar records; returns how many of them ``owner`` could change."""
+        with self._sessions.begin() as session:
+            mine = self._owned_ids(session, ids, owner, is_admin)
+            if mine:
+                session.execute(update(Generation).where(Generation.id.in_(mine))
+                                .values(starred=bool(starred)))
+        return len(mine)
+
+    def delete(self, ids, owner: str | None = None, is_admin: bool = True) -> int:
+        """Delete records and their files (only ``owner``'s unless admin); returns the count."""
+        rows = self._mark_deleting(ids, owner, is_admin)
+        self._remove_files(rows)
+        self._drop_rows([r.id for r in rows])
+        return len(rows)
+
+    def _mark_deleting(self, ids, owner, is_admin) -> list[Generation]:
+        with self._sessions.begin() as session:
+            mine = self._owned_ids(session, ids, owner, is_admin)
+            if not mine:
+                return []
+            session.execute(update(Generation).where(Generation.id.in_(mine))
+                            .values(deleting=True))
+            return list(session.scalars(select(Generation).where(Generation.id.in_(mine))))
+
+    def _remove_files(self, rows) -> None:
+        for row in rows:
+            files.remove_image_files(self.image_path(row))
+
+    def _drop_rows(self, ids: list[int]) -> None:
+        if ids:
+            with self._sessions.begin() as session:
+                session.execute(delete(Generation).where(Generation.id.in_(ids)))
+
+    # -- start-up repair --------------------------------------------------------------------
+    def reconcile(self) -> ReconcileReport:
+        """Finish or undo whatever a crash left half-done (see the module docstring)."""
+        report = ReconcileReport()
+        with Session(self.engine, expire_on_commit=False) as session:
+            doomed = list(session.scalars(select(Generation).where(Generation.deleting.is_(True))))
+        self._remove_files(doomed)
+        self._drop_rows([r.id for r in doomed])
+        report.deleted = [r.id for r in doomed]
+        staged = sorted(self.staging_dir.glob("*.png")) if self.staging_dir.is_dir() else []
+        for tmp in staged:
+            with Session(self.engine) as session:
+                row = session.scalars(select(Generation).where(
+                    Generation.file_token == tmp.stem, Generation.deleting.is_(False))).first()
+            final = self.image_path(row) if row is not None else None
+            if final is not None and not final.exists():
+                self._publish(tmp, final)
+                files.make_thumbnail(final)
+                report.published.append(row.image_path)
+            else:
+                tmp.unlink(missing_ok=True)
+                report.discarded.append(tmp.name)
+        for junk in self.staging_dir.glob("*") if self.staging_dir.is_dir() else []:
+            if junk.is_file():  # partial files of any other kind
+                junk.unlink(missing_ok=True)
+                report.discarded.append(junk.name)
+        if report:
+            log.warning("history repaired after an interrupted run: %s", report)
+        return report
+
+    def distinct_count(self, column: str) -> int:
+        """Number of distinct values of a column (diagnostics and benchmarks)."""
+        with Session(self.engine) as session:
+            return session.scalar(select(func.count(distinct(getattr(Generation, column))))) or 0

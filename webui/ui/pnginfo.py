@@ -1,0 +1,71 @@
+"""The PNG Info tab: drop an image from any SD tool, read its generation parameters."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import gradio as gr
+from PIL import Image
+
+from webui.history.pnginfo import read_generation_info
+from webui.history.reuse import fields_from_info
+from webui.ui.sendto import SendSource, send_buttons
+
+log = logging.getLogger(__name__)
+
+NO_FILE = "Drop an image (PNG, JPEG or WebP) to read its generation parameters."
+
+
+def png_info(path: str | None) -> tuple[list[list[str]], str, str, dict | None]:
+    """``(table rows, infotext, message, send payload)`` for the image file at ``path``.
+
+    Reads the file itself (not a re-encoded copy), so every metadata chunk is seen. Never
+    raises: files that are not images, or images without parameters, get a plain message.
+    """
+    if not path:
+        return [], "", NO_FILE, None
+    name = Path(path).name
+    try:
+        with Image.open(path) as img:
+            img.verify()
+    except Exception:  # noqa: BLE001 - any unreadable file gets the same plain message
+        return [], "", f"**{name}** is not an image this app can read.", None
+    info = read_generation_info(path)
+    if info is None:
+        return [], "", f"**{name}** holds no generation parameters.", None
+    rows = [[k, v] for k, v in info.to_table()]
+    try:
+        text = info.infotext()
+    except Exception:  # noqa: BLE001 - malformed metadata still shows its table
+        log.warning("cannot format infotext for %s", name, exc_info=True)
+        text = info.raw
+    known = info.source != "unknown"
+    message = (f"Read **{name}**: written by **{info.source}**." if known else
+               f"**{name}** has metadata this app does not recognise; raw values shown.")
+    return rows, text, message, fields_from_info(info, str(path)) if known else None
+
+
+def build_pnginfo_tab(ctx) -> SendSource:
+    """Build the tab; returns its send-to hooks for the layout to wire."""
+    with gr.Row():
+        with gr.Column():
+            upload = gr.File(label="Image", file_types=["image"], type="filepath",
+                             elem_id="pnginfo_file")
+            preview = gr.Image(label="Preview", type="filepath", interactive=False,
+                               elem_id="pnginfo_preview")
+        with gr.Column():
+            message = gr.Markdown(NO_FILE, elem_id="pnginfo_message")
+            table = gr.Dataframe(headers=["Parameter", "Value"], interactive=False, wrap=True,
+                                 elem_id="pnginfo_table")
+            infotext = gr.Textbox(label="Parameters (A1111 infotext)", lines=5,
+                                  interactive=False, elem_id="pnginfo_infotext")
+            send = send_buttons("pnginfo")
+
+    def read(path):
+        rows, text, msg, payload = png_info(path)
+        return rows, text, msg, payload, path if rows or payload else None
+
+    upload.change(read, upload, [table, infotext, message, send.payload, preview],
+                  api_name="png_info")
+    return send
