@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, fields
 from PIL import Image
 
 from webui.config import Limits
-from webui.engine.samplers import SAMPLER_NAMES
 
 MAX_SEED = 2**32 - 1
 
@@ -124,6 +123,9 @@ def validate(req: GenerationRequest, limits: Limits) -> GenerationRequest:
     req.seed = _as_int("seed", req.seed)
     if not -1 <= req.seed <= MAX_SEED:
         raise RequestError(f"seed must be -1 (random) or between 0 and {MAX_SEED}, got {req.seed}")
+    # imported here: webui.engine imports this module, so a top-level import would cycle
+    from webui.engine.samplers import SAMPLER_NAMES
+
     if req.sampler not in SAMPLER_NAMES:
         raise RequestError(
             f"unknown sampler {req.sampler!r}; choose one of: {', '.join(SAMPLER_NAMES)}")
@@ -135,7 +137,127 @@ def validate(req: GenerationRequest, limits: Limits) -> GenerationRequest:
     if not 1 <= req.batch_count <= limits.max_batch_count:
         raise RequestError(
             f"batch count must be between 1 and {limits.max_batch_count}, got {req.batch_count}")
+    validate_mode_fields(req, limits)
     return req
+
+
+# -- styles, hires fix, img2img / inpaint / outpaint (issue #4) -------------------------------
+
+MODES = ("txt2img", "img2img", "inpaint", "outpaint")
+INPAINT_AREAS = ("Whole picture", "Only masked")
+MASKED_CONTENTS = ("fill", "original", "latent noise")
+HR_UPSCALERS = ("Latent", "Lanczos")
+
+
+def _choice(name: str, value, choices) -> str:
+    if value not in choices:
+        raise RequestError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
+    return value
+
+
+def _in_range(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise RequestError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
+
+
+def validate_mode_fields(req: GenerationRequest, limits: Limits) -> None:
+    """Check the fields of styles, hires fix and the image modes; normalise images to RGB
+    and masks to ``L`` of the image's size (white = repaint)."""
+    from webui.engine import images
+    from webui.prompting.styles import style_library
+
+    _choice("mode", req.mode, MODES)
+    if isinstance(req.styles, str):
+        req.styles = [req.styles] if req.styles else []
+    req.styles = [s for s in (req.styles or []) if s]
+    known = style_library().names()
+    for name in req.styles:
+        _choice("style", name, known)
+    if req.mode == "txt2img":
+        if req.enable_hr:
+            _validate_hires(req, limits)
+        return
+    if req.init_image is None:
+        raise RequestError(f"{req.mode} needs an image")
+    if not isinstance(req.init_image, Image.Image):
+        raise RequestError("image must be a picture")
+    req.init_image = images.to_rgb(req.init_image)
+    req.denoising_strength = _as_float("denoising strength", req.denoising_strength)
+    _in_range("denoising strength", req.denoising_strength, 0, 1)
+    _check_some_steps("denoising strength", req.denoising_strength, req.steps)
+    _choice("resize mode", req.resize_mode, images.RESIZE_MODES)
+    req.mask_blur = _as_int("mask blur", req.mask_blur)
+    _in_range("mask blur", req.mask_blur, 0, 64)
+    if req.mode == "inpaint":
+        _validate_inpaint(req, images)
+    elif req.mode == "outpaint":
+        _validate_outpaint(req, limits)
+
+
+def _check_some_steps(name: str, strength: float, steps: int) -> None:
+    """An image pass denoises int(steps * strength) steps; it must be at least one."""
+    if int(steps * strength) < 1:
+        raise RequestError(f"{name} {strength:g} with {steps} steps runs no step; "
+                           "raise the strength or the steps")
+
+
+def _validate_hires(req: GenerationRequest, limits: Limits) -> None:
+    req.hr_scale = _as_float("hires upscale", req.hr_scale)
+    _in_range("hires upscale", req.hr_scale, 1, 4)
+    _choice("hires upscaler", req.hr_upscaler, HR_UPSCALERS)
+    req.hr_steps = _as_int("hires steps", req.hr_steps)
+    _in_range("hires steps", req.hr_steps, 0, limits.max_steps)
+    req.hr_denoising_strength = _as_float("hires denoising strength", req.hr_denoising_strength)
+    _in_range("hires denoising strength", req.hr_denoising_strength, 0, 1)
+    _check_some_steps("hires denoising strength", req.hr_denoising_strength,
+                      req.hr_steps or req.steps)
+    w, h = hires_size(req)
+    if max(w, h) > limits.max_size:
+        raise RequestError(f"hires fix size {w}x{h} is above the limit of {limits.max_size}")
+
+
+def hires_size(req: GenerationRequest) -> tuple[int, int]:
+    """The second pass's size: width and height times ``hr_scale``, down to a multiple of 8."""
+    return int(req.width * req.hr_scale) // 8 * 8, int(req.height * req.hr_scale) // 8 * 8
+
+
+def _validate_inpaint(req: GenerationRequest, images) -> None:
+    _choice("inpaint area", req.inpaint_area, INPAINT_AREAS)
+    _choice("masked content", req.masked_content, MASKED_CONTENTS)
+    req.inpaint_padding = _as_int("masked area padding", req.inpaint_padding)
+    _in_range("masked area padding", req.inpaint_padding, 0, 256)
+    if req.mask is None:
+        raise RequestError("inpaint needs a mask: draw on the image or upload a mask")
+    if not isinstance(req.mask, Image.Image):
+        raise RequestError("mask must be a picture")
+    mask = images.to_mask(req.mask)
+    if mask.size != req.init_image.size:
+        req.extra.setdefault("notices", []).append(
+            f"mask was {mask.width}x{mask.height}, resized to the image's "
+            f"{req.init_image.width}x{req.init_image.height}")
+        mask = mask.resize(req.init_image.size, Image.Resampling.LANCZOS)
+    if req.invert_mask:
+        mask = mask.point(lambda v: 255 - v)
+    if mask.getextrema()[1] == 0:
+        raise RequestError("the mask is empty: nothing to inpaint (paint the area to change)")
+    req.mask = mask
+
+
+def _validate_outpaint(req: GenerationRequest, limits: Limits) -> None:
+    sides = {}
+    for side in ("left", "right", "up", "down"):
+        value = _as_int(f"outpaint {side}", getattr(req, f"outpaint_{side}"))
+        if value < 0 or value % 8:
+            raise RequestError(f"outpaint {side} must be a multiple of 8 and not negative, "
+                               f"got {value}")
+        setattr(req, f"outpaint_{side}", value)
+        sides[side] = value
+    if not any(sides.values()):
+        raise RequestError("outpaint needs at least one side to extend (left, right, up, down)")
+    w = req.init_image.width + sides["left"] + sides["right"]
+    h = req.init_image.height + sides["up"] + sides["down"]
+    if max(w, h) > limits.max_size:
+        raise RequestError(f"outpainted size {w}x{h} is above the limit of {limits.max_size}")
 
 
 def resolve_seed(seed: int, rng: random.Random | None = None) -> int:

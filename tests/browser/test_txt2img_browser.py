@@ -36,7 +36,7 @@ def test_generate_then_find_in_history(app, pages):
     saved = list(app.outputs.rglob("*.png"))
     assert len(saved) == 1
 
-    page.get_by_role("tab", name="History").click()
+    page.get_by_role("tab", name="Gallery").click()
     history_image = page.locator("#history_gallery img").first
     history_image.wait_for(timeout=30_000)
     assert page.locator("#history_gallery img").count() >= 1

@@ -10,11 +10,17 @@ from collections.abc import Callable
 
 from webui.engine.progress import JobProgress
 from webui.engine.result import GenerationResult
+from webui.engine.img2img import run_img2img
+from webui.engine.inpaint import run_inpaint
+from webui.engine.outpaint import run_outpaint
 from webui.engine.txt2img import run_txt2img
 from webui.request import GenerationRequest, RequestError
 
 RUNNERS: dict[str, Callable] = {
     "txt2img": run_txt2img,
+    "img2img": run_img2img,
+    "inpaint": run_inpaint,
+    "outpaint": run_outpaint,
 }
 
 

@@ -1,18 +1,86 @@
-"""Text-to-image: the shared loop with the txt2img pipeline at the requested size."""
+"""Text-to-image: the shared loop with the txt2img pipeline at the requested size, and
+A1111's Hires fix (generate, upscale, then an img2img pass at the larger size)."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
 from webui.engine.core import ModeSpec, run_job
+from webui.engine.img2img import styles_params
 from webui.engine.progress import JobProgress
-from webui.engine.result import GenerationResult
-from webui.request import GenerationRequest
+from webui.engine.result import GenerationResult, fmt_number
+from webui.request import GenerationRequest, hires_size
+
+log = logging.getLogger(__name__)
 
 
 def run_txt2img(manager, req: GenerationRequest,
                 progress: JobProgress | None = None) -> GenerationResult:
-    """Generate ``batch_count`` x ``batch_size`` images from ``req``'s prompt."""
+    """Generate ``batch_count`` x ``batch_size`` images from ``req``'s prompt (with the
+    Hires fix second pass when ``req.enable_hr``)."""
     spec = ModeSpec(
         pipeline="txt2img",
         call_kwargs=lambda r, seeds: {"width": r.width, "height": r.height},
+        extra_params=styles_params,
     )
-    return run_job(manager, req, progress, spec)
+    first = run_job(manager, req, progress, spec)
+    if not req.enable_hr or first.interrupted or not first.images:
+        return first
+    return _hires_pass(manager, req, first, progress)
+
+
+def hires_params(req: GenerationRequest) -> dict:
+    """A1111's infotext keys of the Hires fix."""
+    params = {"Denoising strength": fmt_number(req.hr_denoising_strength),
+              "Hires upscale": fmt_number(req.hr_scale)}
+    if req.hr_steps:
+        params["Hires steps"] = req.hr_steps
+    params["Hires upscaler"] = req.hr_upscaler
+    return {**params, **styles_params(req)}
+
+
+@torch.no_grad()
+def upscale_latents(pipe, images: list[Image.Image], size: tuple[int, int]) -> torch.Tensor:
+    """"Latent" upscaler: the images' latents (VAE mean) scaled bilinearly to ``size``/8.
+
+    The shared loop hands back decoded images, so the first pass's latents are recovered by
+    encoding them again rather than kept from the sampler.
+    """
+    vae = pipe.vae
+    dtype = next(vae.parameters()).dtype
+    pixels = pipe.image_processor.preprocess(images).to(vae.device, dtype)
+    latents = vae.encode(pixels).latent_dist.mode() * vae.config.scaling_factor
+    return F.interpolate(latents, size=(size[1] // 8, size[0] // 8), mode="bilinear",
+                         align_corners=False)
+
+
+def _hires_pass(manager, req: GenerationRequest, first: GenerationResult,
+                progress: JobProgress | None) -> GenerationResult:
+    """Upscale each first-pass image and denoise it again at the Hires fix size."""
+    size = hires_size(req)
+    by_seed = {g.seed: g.image for g in first.images}
+    second_req = replace(req, seed=first.seed, width=size[0], height=size[1], enable_hr=False)
+
+    def call_kwargs(r, seeds):
+        firsts = [by_seed[s] for s in seeds]
+        if req.hr_upscaler == "Latent":
+            pipe = manager.pipeline(req.model).for_mode("img2img")
+            image = upscale_latents(pipe, firsts, size)
+        else:
+            image = [img.resize(size, Image.Resampling.LANCZOS) for img in firsts]
+        return {"image": image, "strength": req.hr_denoising_strength,
+                "num_inference_steps": req.hr_steps or req.steps}
+
+    spec = ModeSpec(pipeline="img2img", call_kwargs=call_kwargs,
+                    extra_params=lambda r: hires_params(req), size=(req.width, req.height))
+    second = run_job(manager, second_req, progress, spec)
+    second.request = req
+    second.duration += first.duration
+    log.info("hires fix: %dx%d -> %dx%d, %d image(s)", req.width, req.height, *size,
+             len(second.images))
+    return second

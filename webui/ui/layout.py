@@ -1,26 +1,43 @@
-"""The whole Gradio app: one tab per mode, plus History."""
+"""The whole Gradio app: one tab per mode, then Gallery, PNG Info and Models."""
 
 from __future__ import annotations
 
 import gradio as gr
 
-from webui.ui.history import build_history_tab
+from webui.prompting.styles import use_styles_file
+from webui.ui.history import build_gallery_tab
+from webui.ui.img2img import build_img2img_tab
+from webui.ui.inpaint import build_inpaint_tab
 from webui.ui.models_tab import build_models_tab
+from webui.ui.outpaint import build_outpaint_tab
+from webui.ui.pnginfo import build_pnginfo_tab
+from webui.ui.sendto import wire_sources
 from webui.ui.txt2img import build_txt2img_tab
+
+MODE_TABS = {"txt2img": build_txt2img_tab, "img2img": build_img2img_tab,
+             "inpaint": build_inpaint_tab, "outpaint": build_outpaint_tab}
 
 
 def build_ui(ctx) -> gr.Blocks:
     """Build the Blocks app for ``ctx``; launching is the caller's job."""
+    # the user-editable styles file lives in the data folder (seeded with the SDXL presets)
+    use_styles_file(ctx.settings.data_dir / "styles.csv")
     with gr.Blocks(title="SDXL WebUI") as demo:
-        with gr.Tabs():
-            with gr.Tab("txt2img", id="txt2img"):
-                build_txt2img_tab(ctx)
-            with gr.Tab("History", id="history") as history_tab:
-                load_history, history_outputs = build_history_tab(ctx)
+        with gr.Tabs() as tabs:
+            built = {}
+            for mode, build in MODE_TABS.items():
+                with gr.Tab(mode, id=mode):
+                    built[mode] = build(ctx)
+            with gr.Tab("Gallery", id="history") as history_tab:
+                gallery = build_gallery_tab(ctx)
+            with gr.Tab("PNG Info", id="pnginfo"):
+                pnginfo_send = build_pnginfo_tab(ctx)
             with gr.Tab("Models", id="models") as models_tab:
                 load_models, models_table = build_models_tab(ctx)
+        sources = [b["send"] for b in built.values()] + [gallery.send, pnginfo_send]
+        wire_sources(tabs, sources, {mode: b["fields"] for mode, b in built.items()})
         # hashing a big checkpoint takes a while the first time: only when the tab is opened
         models_tab.select(load_models, None, models_table, api_visibility="private")
-        history_tab.select(load_history, None, history_outputs, api_visibility="private")
-        demo.load(load_history, None, history_outputs, api_visibility="private")
+        history_tab.select(gallery.load, None, gallery.outputs, api_visibility="private")
+        demo.load(gallery.load, None, gallery.outputs, api_visibility="private")
     return demo

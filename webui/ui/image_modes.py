@@ -1,0 +1,46 @@
+"""Glue shared by the img2img, inpaint and outpaint tabs: reading uploads and running."""
+
+from __future__ import annotations
+
+import gradio as gr
+from PIL import Image
+
+from webui.engine.images import DEFAULT_MAX_IMAGE_PIXELS, open_image
+from webui.request import GenerationRequest, RequestError
+from webui.ui.widgets import run_for_caller
+
+
+def max_pixels(ctx) -> int:
+    """The upload size limit (``Limits.max_image_pixels`` when the app defines one)."""
+    return getattr(ctx.settings.limits, "max_image_pixels", DEFAULT_MAX_IMAGE_PIXELS)
+
+
+def read_upload(ctx, source, what: str) -> Image.Image | None:
+    """Open an uploaded file (or PIL image) or raise ``gr.Error`` with a plain message."""
+    try:
+        return open_image(source, max_pixels(ctx), what)
+    except RequestError as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def run_with_notices(ctx, req: GenerationRequest, request, progress):
+    """``run_for_caller`` plus any notices validation left (e.g. a resized mask)."""
+    gallery, info, seed = run_for_caller(ctx, req, request, progress)
+    notices = req.extra.get("notices") or []
+    if notices:
+        info = "\n".join(f"Note: {n}" for n in notices) + ("\n\n" + info if info else "")
+    return gallery, info, seed
+
+
+def size_of_upload(ctx, path):
+    """Width/height sliders follow an uploaded image (rounded down to multiples of 8)."""
+    limits = ctx.settings.limits
+    if not path:
+        return gr.update(), gr.update()
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+    except (OSError, ValueError):
+        return gr.update(), gr.update()
+    fit = lambda v: min(max(v // 8 * 8, limits.min_size), limits.max_size)  # noqa: E731
+    return fit(w), fit(h)

@@ -1,0 +1,167 @@
+"""Send-to: an image and its parameters from a result, a Gallery entry or PNG Info to the
+txt2img / img2img / inpaint / outpaint tabs ("send parameters back" to the tab that made it).
+
+A source is a ``SendSource``: a ``payload`` state holding the fields of one image (keys as
+``GenerationRequest`` attributes plus ``mode`` and ``image``, see
+:mod:`webui.history.reuse`) and one button per target. The layout calls
+:func:`wire_sources` once every tab exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import gradio as gr
+from PIL import Image
+
+from webui.history.infotext import parse_infotext
+from webui.history.reuse import SEND_TARGETS
+
+log = logging.getLogger(__name__)
+
+#: the fields a tab can take, in the order ``field_updates`` returns them
+FIELD_NAMES = ("prompt", "negative_prompt", "styles", "width", "height", "steps", "cfg_scale",
+               "seed", "sampler", "model", "denoising_strength", "image")
+MADE_IT = "its tab"
+
+
+@dataclass
+class SendSource:
+    """A payload state and its send buttons (target -> button; ``its tab`` = its own mode)."""
+
+    payload: gr.State
+    buttons: dict = field(default_factory=dict)
+
+
+def send_buttons(tab: str, targets=SEND_TARGETS) -> SendSource:
+    """A row of "Send to ..." buttons plus a "Send parameters back" one, and their payload."""
+    payload = gr.State(None)
+    buttons = {}
+    with gr.Row():
+        for target in targets:
+            buttons[target] = gr.Button(f"Send to {target}", size="sm",
+                                        elem_id=f"{tab}_send_to_{target}")
+        buttons[MADE_IT] = gr.Button("Send parameters back", size="sm",
+                                     elem_id=f"{tab}_send_back")
+    return SendSource(payload, buttons)
+
+
+def field_updates(fields: dict | None, names) -> list:
+    """Values for the components named ``names`` (``gr.update()`` where ``fields`` has none)."""
+    fields = fields or {}
+    return [fields[n] if fields.get(n) is not None else gr.update() for n in names]
+
+
+def path_of(item) -> str | None:
+    """The file path of one gallery item, whatever shape Gradio gives it in."""
+    if item is None:
+        return None
+    if isinstance(item, (list, tuple)):
+        return path_of(item[0]) if item else None
+    if isinstance(item, dict):
+        return path_of(item.get("image") or item.get("path") or item.get("name"))
+    if hasattr(item, "path"):
+        return str(item.path)
+    return str(item)
+
+
+def fields_from_infotext(text: str, image: str | None, mode: str | None) -> dict:
+    """Send-to fields from an A1111 infotext (prompt, negative, size, steps, ...)."""
+    parsed = parse_infotext(text or "")
+    p = parsed["params"]
+    out: dict = {"prompt": parsed["prompt"], "negative_prompt": parsed["negative_prompt"],
+                 "mode": mode, "image": image}
+    if "Size" in p:
+        try:
+            out["width"], out["height"] = (int(v) for v in p["Size"].lower().split("x"))
+        except ValueError:
+            pass
+    for key, name, kind in (("Steps", "steps", int), ("CFG scale", "cfg_scale", float),
+                            ("Seed", "seed", int), ("Sampler", "sampler", str),
+                            ("Model", "model", str),
+                            ("Denoising strength", "denoising_strength", float)):
+        try:
+            if key in p:
+                out[name] = kind(p[key])
+        except ValueError:
+            log.debug("ignoring %s=%r", key, p[key])
+    if p.get("Styles"):
+        out["styles"] = [s.strip() for s in p["Styles"].split(",") if s.strip()]
+    return out
+
+
+def fields_from_file(path: str | None, mode: str | None) -> dict | None:
+    """Send-to fields of a generated PNG (its ``parameters`` chunk)."""
+    if not path:
+        return None
+    try:
+        with Image.open(path) as img:
+            text = img.info.get("parameters", "")
+    except OSError:
+        return None
+    return fields_from_infotext(text, path, mode)
+
+
+def result_source(tab: str, gallery: gr.Gallery) -> SendSource:
+    """Send buttons under a tab's output gallery; the payload follows the selected image."""
+    send = send_buttons(tab)
+
+    def first(items):
+        return fields_from_file(path_of(items[0]), tab) if items else None
+
+    def picked(items, evt: gr.SelectData):
+        i = evt.index if isinstance(evt.index, int) else 0
+        return fields_from_file(path_of(items[i]), tab) if items and i < len(items) else None
+
+    gallery.change(first, gallery, send.payload, api_visibility="private", queue=False)
+    gallery.select(picked, gallery, send.payload, api_visibility="private", queue=False)
+    return send
+
+
+def image_value(target: str, path: str | None):
+    """The value that puts ``path`` into ``target``'s image input."""
+    if target == "inpaint":
+        return {"background": path, "layers": [], "composite": path}
+    return path
+
+
+def wire_sources(tabs: gr.Tabs, sources: list[SendSource], tab_fields: dict) -> None:
+    """Connect every source's buttons to the target tabs.
+
+    ``tab_fields``: mode -> {field name -> component} (names from ``FIELD_NAMES``). A click
+    fills the target's fields from the payload (the image too, for image tabs) and opens it;
+    "Send parameters back" goes to the tab named by the payload's ``mode``.
+    """
+    for source in sources:
+        for target, button in source.buttons.items():
+            if target == MADE_IT:
+                outputs = [c for mode in tab_fields for c in tab_fields[mode].values()]
+
+                def back(payload):
+                    mode = (payload or {}).get("mode") or "txt2img"
+                    mode = mode if mode in tab_fields else "txt2img"
+                    values = []
+                    for m, comps in tab_fields.items():
+                        fields = dict(payload or {}) if m == mode else {}
+                        fields.pop("image", None)  # parameters only
+                        values += field_updates(fields, comps)
+                    return [*values, gr.Tabs(selected=mode)]
+
+                button.click(back, source.payload, [*outputs, tabs], api_visibility="private",
+                             queue=False)
+                continue
+            comps = tab_fields.get(target)
+            if comps is None:
+                continue
+
+            def send(payload, target=target, names=tuple(comps)):
+                fields = dict(payload or {})
+                if fields.get("image") and "image" in names:
+                    fields["image"] = image_value(target, fields["image"])
+                if target != (fields.get("mode") or target):
+                    fields.pop("denoising_strength", None)
+                return [*field_updates(fields, names), gr.Tabs(selected=target)]
+
+            button.click(send, source.payload, [*comps.values(), tabs],
+                         api_visibility="private", queue=False)
