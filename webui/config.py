@@ -35,11 +35,20 @@ class Settings:
     ckpt: str | None = None
     device: str = "auto"
     dtype: str = "auto"
+    ckpt_cache: str | None = None  # count ("3") or size ("12GB"); None = half the free RAM
+    offload: str = "auto"
+    api: bool = False
+    nowebui: bool = False
     limits: Limits = field(default_factory=Limits)
 
     @property
     def host(self) -> str:
         return "0.0.0.0" if self.listen else "127.0.0.1"
+
+    @property
+    def api_enabled(self) -> bool:
+        """The HTTP API is served with ``--api``, and always with ``--nowebui``."""
+        return self.api or self.nowebui
 
     @property
     def db_url(self) -> str:
@@ -91,6 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=["auto", "fp16", "bf16", "fp32"],
                    default=_env("dtype", "auto"),
                    help="Weights dtype; auto is fp16 on cuda/mps and fp32 on cpu.")
+    p.add_argument("--ckpt-cache", default=_env("ckpt_cache", None),
+                   help="How many checkpoints to keep in RAM for instant switching: a count "
+                        "(e.g. 3) or a size (e.g. 12GB). Default: up to half the free RAM.")
+    p.add_argument("--offload", choices=["auto", "none", "model", "sequential"],
+                   default=_env("offload", "auto"),
+                   help="GPU memory saving: model (whole modules to the GPU only while they "
+                        "run) or sequential (layer by layer, slowest, least VRAM). auto picks "
+                        "from the free VRAM; ignored on CPU.")
+    p.add_argument("--api", action="store_true", default=_env_flag("api"),
+                   help="Serve the HTTP API on the same port: AUTOMATIC1111's /sdapi/v1 and "
+                        "Stability's REST v1 (/v1), with OpenAPI docs at /docs.")
+    p.add_argument("--nowebui", action="store_true", default=_env_flag("nowebui"),
+                   help="Serve the HTTP API only, without the browser UI (implies --api).")
     return p
 
 
@@ -100,4 +122,5 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
     return Settings(
         port=a.port, listen=a.listen, models_dir=a.models_dir, outputs_dir=a.outputs_dir,
         data_dir=a.data_dir, db=a.db, ckpt=a.ckpt, device=a.device, dtype=a.dtype,
+        ckpt_cache=a.ckpt_cache, offload=a.offload, api=a.api, nowebui=a.nowebui,
     )

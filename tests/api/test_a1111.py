@@ -1,0 +1,284 @@
+"""AUTOMATIC1111 ``/sdapi/v1`` over real HTTP on loopback, with the tiny models."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+
+import pytest
+from PIL import Image
+
+from tests.api.conftest import BlockingJob, png_b64
+from webui.history.infotext import parse_infotext
+
+SMALL = {"width": 64, "height": 64, "steps": 2}
+INFO_KEYS = {"prompt", "all_prompts", "seed", "all_seeds", "width", "height", "sampler_name",
+             "cfg_scale", "steps", "sd_model_name", "sd_model_hash", "infotexts",
+             "negative_prompt", "all_negative_prompts", "batch_size", "job_timestamp"}
+
+
+def decode(b64: str) -> Image.Image:
+    assert not b64.startswith("data:"), "A1111 answers raw base64, no data-URL prefix"
+    return Image.open(io.BytesIO(base64.b64decode(b64)))
+
+
+def test_txt2img_returns_raw_png_with_infotext_and_info(api):
+    ctx, client = api
+    r = client.post("/sdapi/v1/txt2img", json={
+        "prompt": "a red house", "negative_prompt": "blurry", "seed": 321,
+        "sampler_name": "DDIM", "batch_size": 2, **SMALL})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert len(body["images"]) == 2
+    img = decode(body["images"][0])
+    assert img.size == (64, 64)
+    parsed = parse_infotext(img.info["parameters"])
+    assert parsed["prompt"] == "a red house" and parsed["negative_prompt"] == "blurry"
+    assert parsed["params"]["Seed"] == "321" and parsed["params"]["Sampler"] == "DDIM"
+    info = json.loads(body["info"])
+    assert INFO_KEYS <= set(info)
+    assert (info["seed"], info["all_seeds"], info["width"], info["height"]) == \
+        (321, [321, 322], 64, 64)
+    assert info["sd_model_name"] == ctx.manager.selected_checkpoint()
+    assert len(info["sd_model_hash"]) == 10
+    assert len(info["infotexts"]) == 2 and "Seed: 322" in info["infotexts"][1]
+    assert body["parameters"]["prompt"] == "a red house"
+    rows = ctx.store.recent()
+    assert sorted(r.seed for r in rows) == [321, 322]
+    assert {r.owner for r in rows} == {"api"}  # in the shared history, with its owner
+
+
+def test_unknown_fields_ignored_sillytavern_style(api):
+    _, client = api
+    body = {"prompt": "cat", "negative_prompt": "", "sampler_name": "Euler a",
+            "scheduler": "Automatic", "steps": 2, "cfg_scale": 7, "width": 64, "height": 64,
+            "restore_faces": False, "enable_hr": False, "denoising_strength": 0.7,
+            "hr_upscaler": "Latent", "hr_scale": 1.0, "seed": -1, "clip_skip": 2,
+            "override_settings": {"CLIP_stop_at_last_layers": 2},
+            "override_settings_restore_afterwards": True, "some_extension_field": {"x": 1},
+            "alwayson_scripts": {}, "save_images": True}
+    r = client.post("/sdapi/v1/txt2img", json=body)
+    assert r.status_code == 200, r.text
+    assert 0 <= json.loads(r.json()["info"])["seed"] < 2**32
+
+
+def test_sampler_aliases_and_karras_scheduler(api):
+    _, client = api
+    r = client.post("/sdapi/v1/txt2img", json={"prompt": "x", "sampler_name": "DPM++ 2M",
+                                               "scheduler": "Karras", "seed": 1, **SMALL})
+    assert r.status_code == 200, r.text
+    assert json.loads(r.json()["info"])["sampler_name"] == "DPM++ 2M Karras"
+    r = client.post("/sdapi/v1/txt2img", json={"prompt": "x", "sampler_name": "nope", **SMALL})
+    assert r.status_code == 400 and "unknown sampler" in r.json()["detail"]
+
+
+def test_send_images_false(api):
+    _, client = api
+    r = client.post("/sdapi/v1/txt2img", json={"prompt": "x", "send_images": False, **SMALL})
+    assert r.status_code == 200 and r.json()["images"] == []
+
+
+def test_options_round_trip_and_model_switch(api):
+    ctx, client = api
+    names = ctx.manager.checkpoint_names()
+    assert len(names) >= 2
+    options = client.get("/sdapi/v1/options").json()
+    assert options["sd_model_checkpoint"] == ctx.manager.selected_checkpoint()
+    # Open WebUI: POST the whole dict back with another checkpoint
+    options["sd_model_checkpoint"] = names[1]
+    options["my_client_setting"] = {"kept": True}
+    assert client.post("/sdapi/v1/options", json=options).status_code == 200
+    again = client.get("/sdapi/v1/options").json()
+    assert again["sd_model_checkpoint"] == names[1]
+    assert again["my_client_setting"] == {"kept": True}
+    r = client.post("/sdapi/v1/txt2img", json={"prompt": "x", **SMALL})
+    info = json.loads(r.json()["info"])
+    assert info["sd_model_name"] == names[1]
+    # now loaded: its title carries the hash, and the title is accepted back
+    title = client.get("/sdapi/v1/options").json()["sd_model_checkpoint"]
+    assert title == f"{names[1]} [{info['sd_model_hash']}]"
+    assert client.post("/sdapi/v1/options", json={"sd_model_checkpoint": title}).status_code \
+        == 200
+    # by file name of a single-file checkpoint, and by title of another
+    models = client.get("/sdapi/v1/sd-models").json()
+    single = [m for m in models if m["filename"].endswith(".safetensors")
+              and m["model_name"] in names]
+    if single:
+        fname = single[0]["filename"].rsplit("/", 1)[-1]
+        assert client.post("/sdapi/v1/options",
+                           json={"sd_model_checkpoint": fname}).status_code == 200
+        assert client.get("/sdapi/v1/options").json()["sd_model_checkpoint"].startswith(
+            single[0]["model_name"])
+    r = client.post("/sdapi/v1/options", json={"sd_model_checkpoint": "no-such-model"})
+    assert r.status_code == 404 and "no-such-model" in r.json()["detail"]
+    # unknown keys persist across restarts of the options store
+    from webui.api.options import ApiOptions
+
+    assert ApiOptions(ctx).get()["my_client_setting"] == {"kept": True}
+
+
+def test_override_settings_picks_model_for_one_job(api):
+    ctx, client = api
+    names = ctx.manager.checkpoint_names()
+    before = client.get("/sdapi/v1/options").json()["sd_model_checkpoint"]
+    assert before == names[0]
+    r = client.post("/sdapi/v1/txt2img", json={
+        "prompt": "x", "override_settings": {"sd_model_checkpoint": names[1]}, **SMALL})
+    assert json.loads(r.json()["info"])["sd_model_name"] == names[1]
+    after = client.get("/sdapi/v1/options").json()["sd_model_checkpoint"]
+    assert after.split(" [")[0] == names[0]  # restored afterwards (the default)
+    r = client.post("/sdapi/v1/txt2img", json={"prompt": "x", **SMALL})
+    assert json.loads(r.json()["info"])["sd_model_name"] == names[0]
+    r = client.post("/sdapi/v1/txt2img", json={
+        "prompt": "x", "override_settings": {"sd_model_checkpoint": names[1]},
+        "override_settings_restore_afterwards": False, **SMALL})
+    assert client.get("/sdapi/v1/options").json()["sd_model_checkpoint"].startswith(names[1])
+
+
+def test_progress_and_interrupt_touch_only_the_callers_job(api):
+    ctx, client = api
+    with BlockingJob(ctx) as ui_job:  # a browser user's job holds the device
+        p = client.get("/sdapi/v1/progress").json()
+        assert p["state"]["job_count"] == 0 and p["progress"] == 0  # not ours
+        assert client.post("/sdapi/v1/interrupt").status_code == 200
+        assert not ui_job.progress.stopped  # the UI user's job is not stopped
+
+        answer = {}
+        thread = threading.Thread(target=lambda: answer.update(r=client.post(
+            "/sdapi/v1/txt2img", json={"prompt": "queued", **SMALL})), daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while client.get("/sdapi/v1/progress").json()["state"]["job_count"] == 0:
+            assert time.monotonic() < deadline, "API job never queued"
+            time.sleep(0.05)
+        p = client.get("/sdapi/v1/progress").json()
+        assert p["state"]["job_count"] == 1 and "Waiting" in p["textinfo"]
+        assert client.post("/sdapi/v1/skip").json() == {}  # stops our own queued job
+    thread.join(60)
+    assert ui_job.outcome is not None and len(ui_job.outcome.result.images) == 1
+    r = answer["r"]
+    assert r.status_code == 200 and r.json()["images"] == []
+    assert json.loads(r.json()["info"])["interrupted"] is True
+    assert client.get("/sdapi/v1/progress").json()["state"]["job_count"] == 0
+
+
+def test_png_info_reads_saved_image(api):
+    _, client = api
+    r = client.post("/sdapi/v1/txt2img", json={"prompt": "a cat", "seed": 77, **SMALL})
+    image = r.json()["images"][0]
+    for payload in (image, "data:image/png;base64," + image):  # raw and data URL
+        info = client.post("/sdapi/v1/png-info", json={"image": payload}).json()
+        assert "Seed: 77" in info["info"] and info["info"].startswith("a cat")
+        assert info["parameters"]["Seed"] == "77" and info["parameters"]["Prompt"] == "a cat"
+        assert info["parameters"]["Size-1"] == "64"
+    plain = client.post("/sdapi/v1/png-info",
+                        json={"image": png_b64(Image.new("RGB", (8, 8)))}).json()
+    assert plain["info"] == "" and plain["parameters"] == {}
+
+
+def test_lists(api):
+    ctx, client = api
+    for path in ("sd-models", "sd-vae", "loras", "samplers", "schedulers", "upscalers",
+                 "latent-upscale-modes", "prompt-styles", "extensions", "face-restorers",
+                 "hypernetworks"):
+        r = client.get(f"/sdapi/v1/{path}")
+        assert r.status_code == 200 and isinstance(r.json(), list), path
+    for path in ("refresh-checkpoints", "refresh-loras"):
+        assert client.post(f"/sdapi/v1/{path}").status_code == 200
+    assert client.get("/sdapi/v1/embeddings").json() == {"loaded": {}, "skipped": {}}
+    assert client.get("/sdapi/v1/scripts").json() == {"txt2img": [], "img2img": []}
+    samplers = [s["name"] for s in client.get("/sdapi/v1/samplers").json()]
+    assert "Euler a" in samplers and "DPM++ 2M Karras" in samplers
+    models = client.get("/sdapi/v1/sd-models").json()
+    assert {m["model_name"] for m in models} >= set(ctx.manager.checkpoint_names())
+    assert {"title", "model_name", "hash", "sha256", "filename", "config"} <= set(models[0])
+    memory = client.get("/sdapi/v1/memory").json()
+    assert memory["ram"]["total"] > 0 and "cuda" in memory
+
+
+def test_cmd_flags_never_show_credentials(api):
+    from webui.api.a1111_lists import cmd_flags
+
+    ctx, client = api
+    flags = client.get("/sdapi/v1/cmd-flags").json()
+    assert flags["port"] == ctx.settings.port and flags["nowebui"] is True
+    assert flags["ckpt_dir"].endswith("Stable-diffusion")
+    ctx.settings.db = "postgresql+psycopg://alice:s3cret@db.example/webui"
+    shown = json.dumps(cmd_flags(ctx.settings))
+    assert "s3cret" not in shown and "alice" in shown
+
+
+def test_bad_input_is_4xx_with_clear_message(api):
+    ctx, client = api
+    cases = [
+        ("/sdapi/v1/txt2img", {"prompt": "x", "width": 100, "height": 64, "steps": 2}, 400,
+         "width must be a multiple of 8"),
+        ("/sdapi/v1/txt2img", {"prompt": "x", "batch_size": 100, **SMALL}, 400, "batch size"),
+        ("/sdapi/v1/txt2img", {"prompt": "x", "width": 4096, "height": 64}, 400, "width"),
+        ("/sdapi/v1/img2img", {"prompt": "x", "init_images": ["%%%not base64%%%"], **SMALL},
+         400, "not valid base64"),
+        ("/sdapi/v1/img2img", {"prompt": "x", "init_images": [base64.b64encode(
+            b"hello, not an image").decode()], **SMALL}, 400, "not a readable image"),
+        ("/sdapi/v1/img2img", {"prompt": "x", **SMALL}, 400, "init_images"),
+        ("/sdapi/v1/png-info", {"image": "???"}, 400, "base64"),
+    ]
+    for path, body, status, words in cases:
+        r = client.post(path, json=body)
+        assert r.status_code == status, (body, r.text)
+        assert words in r.json()["detail"], r.text
+    r = client.post("/sdapi/v1/txt2img", json=["not", "an", "object"])
+    assert r.status_code == 422
+    r = client.post("/sdapi/v1/txt2img", content=b"{broken json", headers={
+        "content-type": "application/json"})
+    assert r.status_code == 422
+    big = b'{"prompt": "' + b"x" * (50 * 1024 * 1024) + b'"}'
+    r = client.post("/sdapi/v1/txt2img", content=big,
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "larger than" in r.json()["detail"]
+    assert ctx.store.count() == 0
+    assert client.post("/sdapi/v1/txt2img", json={"prompt": "x", **SMALL}).status_code == 200
+
+
+def test_openapi_docs(api):
+    _, client = api
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    for p in ("/sdapi/v1/txt2img", "/sdapi/v1/img2img", "/sdapi/v1/options",
+              "/v1/engines/list", "/v1/generation/{engine_id}/text-to-image",
+              "/v1/generation/{engine_id}/image-to-image/masking"):
+        assert p in paths
+    assert client.get("/", follow_redirects=False).status_code in (302, 307)  # --nowebui
+
+
+def _need(mode: str):
+    from webui.engine import RUNNERS
+
+    if mode not in RUNNERS:
+        pytest.skip(f"mode {mode!r} is not in webui.engine.RUNNERS yet (issue #4)")
+
+
+def test_img2img_and_inpaint(api):
+    _need("img2img")
+    _need("inpaint")
+    ctx, client = api
+    init = Image.new("RGB", (64, 64), (200, 40, 40))
+    r = client.post("/sdapi/v1/img2img", json={
+        "prompt": "x", "init_images": ["data:image/png;base64," + png_b64(init)],
+        "denoising_strength": 0.5, "seed": 5, **SMALL})
+    assert r.status_code == 200, r.text
+    img = decode(r.json()["images"][0])
+    assert img.size == (64, 64) and "Denoising strength: 0.5" in img.info["parameters"]
+    assert "init_images" not in r.json()["parameters"]
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    r = client.post("/sdapi/v1/img2img", json={
+        "prompt": "x", "init_images": [png_b64(init)], "mask": png_b64(mask),
+        "inpainting_fill": 1, "inpaint_full_res": 0, "include_init_images": True,
+        "denoising_strength": 0.75, "seed": 6, **SMALL})
+    assert r.status_code == 200, r.text
+    assert r.json()["parameters"]["init_images"]
+    modes = {row.mode for row in ctx.store.recent()}
+    assert modes == {"img2img", "inpaint"}

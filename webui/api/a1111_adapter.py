@@ -1,0 +1,183 @@
+"""Translate A1111 ``/sdapi/v1`` bodies into a ``GenerationRequest`` and results back into
+A1111's answer. No generation logic lives here: the request goes to ``ctx.jobs`` like the UI's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+
+from webui import __version__
+from webui.api.a1111_models import Img2ImgRequest, Txt2ImgRequest, _Processing
+from webui.api.catalog import resolve_checkpoint
+from webui.api.common import ApiError, decode_image
+from webui.engine.samplers import SAMPLER_NAMES
+from webui.history.infotext import parse_infotext
+from webui.request import GenerationRequest, RequestError
+
+log = logging.getLogger(__name__)
+
+#: A1111's old short sampler names (``k_euler_a``...), still sent by some clients
+SAMPLER_ALIASES: dict[str, list[str]] = {
+    "Euler a": ["k_euler_a", "k_euler_ancestral"],
+    "Euler": ["k_euler"],
+    "DPM++ 2M": ["k_dpmpp_2m"],
+    "DPM++ 2M Karras": ["k_dpmpp_2m_ka"],
+    "DPM++ 2M SDE": ["k_dpmpp_2m_sde"],
+    "DPM++ 2M SDE Karras": ["k_dpmpp_2m_sde_ka"],
+    "DPM++ SDE Karras": ["k_dpmpp_sde_ka"],
+    "DPM2": ["k_dpm_2"],
+    "DPM2 a": ["k_dpm_2_a"],
+    "DDIM": ["ddim"],
+    "UniPC": ["unipc"],
+    "Heun": ["k_heun"],
+    "LMS": ["k_lms"],
+    "LMS Karras": ["k_lms_ka"],
+}
+#: A1111 v1.10 schedule types this app can honour: name -> label
+SCHEDULERS = {"automatic": "Automatic", "karras": "Karras"}
+#: img2img ``resize_mode`` 0..3 (3, "Just resize (latent upscale)", resizes the image)
+RESIZE_MODES = ["Just resize", "Crop and resize", "Resize and fill", "Just resize"]
+#: ``inpainting_fill`` 0..3 ("latent nothing" starts from noise as "latent noise" does)
+MASKED_CONTENT = ["fill", "original", "latent noise", "latent noise"]
+_NONE = ("", "none", "automatic")
+
+
+def resolve_sampler(sampler: str | None, scheduler: str | None = None) -> str:
+    """An A1111 sampler (name, alias or any case) plus schedule type -> this app's sampler."""
+    name = (sampler or "Euler").strip()
+    lookup = {n.lower(): n for n in SAMPLER_NAMES}
+    for n, aliases in SAMPLER_ALIASES.items():
+        lookup.update({a: n for a in aliases})
+    base = lookup.get(name.lower())
+    if base is None:
+        raise RequestError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLER_NAMES)}")
+    sched = (scheduler or "automatic").strip().lower()
+    labels = {label.lower(): key for key, label in SCHEDULERS.items()}
+    sched = labels.get(sched, sched)
+    if sched not in SCHEDULERS:
+        raise RequestError(f"unknown scheduler {scheduler!r}; choose one of: "
+                           f"{', '.join(SCHEDULERS)}")
+    if sched == "karras" and not base.endswith("Karras"):
+        if f"{base} Karras" in SAMPLER_NAMES:
+            return f"{base} Karras"
+        log.info("sampler %s has no Karras schedule here; using it as is", base)
+    return base
+
+
+def hr_upscaler(name: str | None) -> str:
+    """A1111's upscaler names -> this app's: every latent mode is ``Latent``; ``None``,
+    ``Nearest`` and ``Lanczos`` resize the image (``Lanczos``). Others are passed on and
+    refused by validation with the list of choices."""
+    if not name:
+        return "Latent"
+    if name.lower().startswith("latent"):
+        return "Latent"
+    if name.lower() in ("none", "nearest", "lanczos"):
+        return "Lanczos"
+    return name
+
+
+def _or(value, default):
+    return default if value is None else value
+
+
+def _common(body: _Processing, options) -> dict:
+    """GenerationRequest fields shared by txt2img and img2img."""
+    overrides = body.override_settings or {}
+    model = options.checkpoint()
+    if overrides.get("sd_model_checkpoint"):
+        options.pin()
+        model = resolve_checkpoint(options.ctx.manager, overrides["sd_model_checkpoint"]).name
+    vae = options.vae()
+    if "sd_vae" in overrides:
+        checked = options.check_vae(overrides["sd_vae"])
+        vae = None if checked in ("Automatic", "None") else checked
+    refiner = body.refiner_checkpoint
+    if refiner is not None and refiner.strip().lower() not in _NONE:
+        refiner = resolve_checkpoint(options.ctx.manager, refiner, refiner=True).name
+    else:
+        refiner = None
+    if overrides and body.override_settings_restore_afterwards is False:
+        options.update(overrides)  # A1111 keeps such overrides as the new settings
+    return dict(
+        prompt=_or(body.prompt, ""), negative_prompt=_or(body.negative_prompt, ""),
+        styles=list(body.styles or []), seed=_or(body.seed, -1),
+        sampler=resolve_sampler(body.sampler_name or body.sampler_index, body.scheduler),
+        batch_size=_or(body.batch_size, 1), batch_count=_or(body.n_iter, 1),
+        steps=_or(body.steps, 50), cfg_scale=_or(body.cfg_scale, 7.0),
+        width=_or(body.width, 512), height=_or(body.height, 512), model=model, vae=vae,
+        refiner=refiner, refiner_switch_at=_or(body.refiner_switch_at, 0.8),
+        extra={"api": "a1111"},
+    )
+
+
+def txt2img_request(body: Txt2ImgRequest, options) -> GenerationRequest:
+    """``/sdapi/v1/txt2img`` body -> request (hires fix fields included)."""
+    fields = _common(body, options)
+    scale = _or(body.hr_scale, 2.0)
+    rx, ry = body.hr_resize_x or 0, body.hr_resize_y or 0
+    if rx > 0 or ry > 0:  # A1111: a target size instead of a scale
+        scale = max(rx / max(fields["width"], 1), ry / max(fields["height"], 1))
+    return GenerationRequest(
+        **fields, mode="txt2img", enable_hr=bool(body.enable_hr), hr_scale=scale,
+        hr_upscaler=hr_upscaler(body.hr_upscaler), hr_steps=_or(body.hr_second_pass_steps, 0),
+        hr_denoising_strength=_or(body.denoising_strength, 0.7),
+    )
+
+
+def img2img_request(body: Img2ImgRequest, options) -> GenerationRequest:
+    """``/sdapi/v1/img2img`` body -> img2img request, or inpaint when a mask is given."""
+    if not body.init_images:
+        raise ApiError(400, "init_images is required: a list with one base64 image")
+    init = decode_image(body.init_images[0], "init_images[0]").convert("RGB")
+    mask = decode_image(body.mask, "mask").convert("L") if body.mask else None
+    resize = _or(body.resize_mode, 0)
+    fill = _or(body.inpainting_fill, 0)
+    if not 0 <= resize < len(RESIZE_MODES):
+        raise RequestError(f"resize_mode must be 0 to {len(RESIZE_MODES) - 1}, got {resize}")
+    if not 0 <= fill < len(MASKED_CONTENT):
+        raise RequestError(f"inpainting_fill must be 0 to {len(MASKED_CONTENT) - 1}, got {fill}")
+    return GenerationRequest(
+        **_common(body, options), mode="inpaint" if mask is not None else "img2img",
+        init_image=init, mask=mask, denoising_strength=_or(body.denoising_strength, 0.75),
+        resize_mode=RESIZE_MODES[resize],
+        mask_blur=_or(body.mask_blur, _or(body.mask_blur_x, 4)),
+        inpaint_area="Only masked" if _or(body.inpaint_full_res, True) else "Whole picture",
+        inpaint_padding=_or(body.inpaint_full_res_padding, 0),
+        masked_content=MASKED_CONTENT[fill], invert_mask=bool(body.inpainting_mask_invert),
+    )
+
+
+def info_json(result, req: GenerationRequest) -> str:
+    """A1111's ``info``: a JSON string describing what was made, image by image."""
+    parsed = [parse_infotext(g.infotext) for g in result.images]
+    first = parsed[0] if parsed else {"prompt": req.prompt,
+                                      "negative_prompt": req.negative_prompt, "params": {}}
+    size = str(first["params"].get("Size", f"{req.width}x{req.height}"))
+    try:
+        width, height = (int(v) for v in size.split("x"))
+    except ValueError:
+        width, height = req.width, req.height
+    seeds = [g.seed for g in result.images] or [result.seed]
+    info = {
+        "prompt": first["prompt"], "all_prompts": [p["prompt"] for p in parsed],
+        "negative_prompt": first["negative_prompt"],
+        "all_negative_prompts": [p["negative_prompt"] for p in parsed],
+        "seed": seeds[0], "all_seeds": seeds, "subseed": -1, "all_subseeds": [-1] * len(seeds),
+        "subseed_strength": 0, "width": width, "height": height,
+        "sampler_name": req.sampler, "cfg_scale": req.cfg_scale, "steps": req.steps,
+        "batch_size": req.batch_size, "restore_faces": False, "face_restoration_model": None,
+        "sd_model_name": result.model_name, "sd_model_hash": result.model_hash,
+        "sd_vae_name": req.vae, "sd_vae_hash": None, "seed_resize_from_w": -1,
+        "seed_resize_from_h": -1,
+        "denoising_strength": req.denoising_strength if req.mode != "txt2img" else (
+            req.hr_denoising_strength if req.enable_hr else None),
+        "extra_generation_params": {}, "index_of_first_image": 0,
+        "infotexts": [g.infotext for g in result.images], "styles": list(req.styles),
+        "job_timestamp": datetime.now().strftime("%Y%m%d%H%M%S"), "clip_skip": 1,
+        "is_using_inpainting_conditioning": False, "version": f"sdxl-webui {__version__}",
+        "interrupted": result.interrupted,
+    }
+    return json.dumps(info)

@@ -1,0 +1,194 @@
+"""AUTOMATIC1111's ``/sdapi/v1`` listing endpoints: models, LoRAs, VAEs, samplers, schedulers,
+upscalers, styles, and the server's memory and flags. An empty list is the answer where this
+app has no such thing (scripts, extensions, face restorers, embeddings)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+
+from webui.api import a1111_models as m
+from webui.api.a1111_adapter import SAMPLER_ALIASES, SCHEDULERS
+from webui.api.catalog import checkpoint_title, checkpoints, known_hash, lora_files, vae_files
+from webui.engine.samplers import SAMPLER_NAMES
+
+log = logging.getLogger(__name__)
+
+UPSCALERS = ["None", "Lanczos", "Nearest"]
+LATENT_UPSCALE_MODES = ["Latent", "Latent (antialiased)", "Latent (bicubic)",
+                        "Latent (bicubic antialiased)", "Latent (nearest)",
+                        "Latent (nearest-exact)"]
+_SECRET_WORDS = ("auth", "password", "passwd", "secret", "token", "key", "credential")
+
+
+def _styles() -> list[dict]:
+    """Prompt styles of the styles file in use (``webui.prompting.styles``)."""
+    from webui.prompting import styles
+
+    library = getattr(styles, "style_library", None)
+    if library is None:
+        return []
+    return [{"name": st.name, "prompt": st.prompt, "negative_prompt": st.negative_prompt}
+            for st in library().styles().values()]
+
+
+def redact(name: str, value: Any) -> Any:
+    """A flag's value as ``cmd-flags`` shows it: paths as text, credentials never."""
+    if isinstance(value, Path):
+        return str(value)
+    if value and any(word in name.lower() for word in _SECRET_WORDS):
+        return "***"
+    if name == "db" and value:
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(value).render_as_string(hide_password=True)
+        except Exception:  # not a URL we can parse: show nothing of it
+            return "***"
+    if dataclasses.is_dataclass(value):
+        return dataclasses.asdict(value)
+    return value
+
+
+def cmd_flags(settings) -> dict[str, Any]:
+    """The app's flags, A1111-style (``ckpt_dir``, ``lora_dir``... included), secrets hidden."""
+    flags = {f.name: redact(f.name, getattr(settings, f.name))
+             for f in dataclasses.fields(settings)}
+    models = Path(settings.models_dir)
+    flags.update(ckpt_dir=str(models / "Stable-diffusion"), lora_dir=str(models / "Lora"),
+                 vae_dir=str(models / "VAE"), api=settings.api_enabled,
+                 api_auth=None, gradio_auth=None)
+    return flags
+
+
+def memory() -> dict:
+    """RAM of the machine, and CUDA memory when a CUDA device is present."""
+    import psutil
+    import torch
+
+    vm = psutil.virtual_memory()
+    ram = {"free": vm.available, "used": vm.total - vm.available, "total": vm.total}
+    if not torch.cuda.is_available():
+        return {"ram": ram, "cuda": {"error": "no CUDA device"}}
+    free, total = torch.cuda.mem_get_info()
+    stats = torch.cuda.memory_stats()
+    cuda = {"system": {"free": free, "used": total - free, "total": total},
+            "active": {"current": stats.get("active_bytes.all.current", 0),
+                       "peak": stats.get("active_bytes.all.peak", 0)},
+            "allocated": {"current": stats.get("allocated_bytes.all.current", 0),
+                          "peak": stats.get("allocated_bytes.all.peak", 0)},
+            "reserved": {"current": stats.get("reserved_bytes.all.current", 0),
+                         "peak": stats.get("reserved_bytes.all.peak", 0)},
+            "inactive": {"current": stats.get("inactive_split_bytes.all.current", 0),
+                         "peak": stats.get("inactive_split_bytes.all.peak", 0)},
+            "events": {"retries": stats.get("num_alloc_retries", 0),
+                       "oom": stats.get("num_ooms", 0)}}
+    return {"ram": ram, "cuda": cuda}
+
+
+def lists_router(ctx) -> APIRouter:
+    """The listing routes of ``/sdapi/v1``."""
+    r = APIRouter(prefix="/sdapi/v1", tags=["AUTOMATIC1111"])
+    models_dir = ctx.settings.models_dir
+    manager = ctx.manager
+
+    @r.get("/sd-models", response_model=list[m.SDModelItem])
+    def sd_models():
+        """Checkpoints in ``<models-dir>/Stable-diffusion``."""
+        return [{"title": checkpoint_title(manager, i), "model_name": i.name,
+                 "hash": known_hash(manager, i), "sha256": None, "filename": str(i.path),
+                 "config": None} for i in checkpoints(manager)]
+
+    @r.post("/refresh-checkpoints")
+    def refresh_checkpoints():
+        """Re-read the checkpoints folder (every listing reads it anew)."""
+        manager.registry.scan()
+        return None
+
+    @r.get("/sd-vae", response_model=list[m.SDVaeItem])
+    def sd_vae():
+        """VAE files in ``<models-dir>/VAE``."""
+        return [{"model_name": name, "filename": str(path)}
+                for name, path in vae_files(manager, models_dir)]
+
+    @r.post("/refresh-vae")
+    def refresh_vae():
+        return None
+
+    @r.get("/loras", response_model=list[m.LoraItem])
+    def loras():
+        """LoRA files in ``<models-dir>/Lora``; use one as ``<lora:name:weight>``."""
+        return [{"name": name, "alias": name, "path": str(path), "metadata": {}}
+                for name, path in lora_files(manager, models_dir)]
+
+    @r.post("/refresh-loras")
+    def refresh_loras():
+        return None
+
+    @r.get("/samplers", response_model=list[m.SamplerItem])
+    def samplers():
+        return [{"name": n, "aliases": SAMPLER_ALIASES.get(n, []),
+                 "options": {"scheduler": "karras"} if n.endswith("Karras") else {}}
+                for n in SAMPLER_NAMES]
+
+    @r.get("/schedulers", response_model=list[m.SchedulerItem])
+    def schedulers():
+        return [{"name": k, "label": v, "aliases": None,
+                 "default_rho": 7.0 if k == "karras" else -1.0, "need_inner_model": False}
+                for k, v in SCHEDULERS.items()]
+
+    @r.get("/upscalers", response_model=list[m.UpscalerItem])
+    def upscalers():
+        return [{"name": n, "model_name": None, "model_path": None, "model_url": None,
+                 "scale": 4} for n in UPSCALERS]
+
+    @r.get("/latent-upscale-modes", response_model=list[m.LatentUpscalerModeItem])
+    def latent_upscale_modes():
+        return [{"name": n} for n in LATENT_UPSCALE_MODES]
+
+    @r.get("/prompt-styles", response_model=list[m.PromptStyleItem])
+    def prompt_styles():
+        return _styles()
+
+    @r.get("/embeddings", response_model=m.EmbeddingsResponse)
+    def embeddings():
+        return {"loaded": {}, "skipped": {}}
+
+    @r.post("/refresh-embeddings")
+    def refresh_embeddings():
+        return None
+
+    @r.get("/hypernetworks")
+    def hypernetworks() -> list:
+        return []
+
+    @r.get("/scripts", response_model=m.ScriptsList)
+    def scripts():
+        return {"txt2img": [], "img2img": []}
+
+    @r.get("/script-info")
+    def script_info() -> list:
+        return []
+
+    @r.get("/extensions", response_model=list[m.ExtensionItem])
+    def extensions():
+        return []
+
+    @r.get("/face-restorers", response_model=list[m.FaceRestorerItem])
+    def face_restorers():
+        return []
+
+    @r.get("/memory", response_model=m.MemoryResponse)
+    def get_memory():
+        return memory()
+
+    @r.get("/cmd-flags")
+    def get_cmd_flags() -> dict[str, Any]:
+        """The server's flags; credentials are never shown."""
+        return cmd_flags(ctx.settings)
+
+    return r

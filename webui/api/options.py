@@ -1,0 +1,148 @@
+"""A1111's ``/sdapi/v1/options``: the API's settings dict.
+
+``sd_model_checkpoint`` selects the checkpoint API jobs use (a title, name or file name is
+accepted; the model loads on the next job, as the UI does). ``sd_vae`` takes ``Automatic``,
+``None`` or a file of ``<models-dir>/VAE``. Every other key is kept as sent (so a client that
+POSTs the whole dict back, as Open WebUI does, gets it back) and saved in
+``<data-dir>/api-options.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from webui.api.catalog import checkpoint_title, known_hash, resolve_checkpoint, vae_names
+from webui.api.common import ApiError
+
+log = logging.getLogger(__name__)
+
+#: keys computed on every GET; a POSTed value for them is ignored
+READ_ONLY = frozenset({"sd_checkpoint_hash"})
+VAE_AUTOMATIC = ("Automatic", "None")
+
+
+def _defaults(settings) -> dict[str, Any]:
+    out = Path(settings.outputs_dir)
+    return {
+        "sd_vae": "Automatic",
+        "sd_vae_overrides_per_model_preferences": True,
+        "CLIP_stop_at_last_layers": 1,
+        "samples_save": True,
+        "samples_format": "png",
+        "save_images_add_number": True,
+        "grid_save": False,
+        "enable_pnginfo": True,
+        "outdir_samples": "",
+        "outdir_txt2img_samples": str(out / "txt2img-images"),
+        "outdir_img2img_samples": str(out / "img2img-images"),
+        "sd_checkpoints_limit": 1,
+        "sd_checkpoint_cache": 0,
+        "sd_unet": "Automatic",
+        "sd_lora": "None",
+        "live_previews_enable": False,
+        "show_progress_every_n_steps": 0,
+        "eta_noise_seed_delta": 0,
+        "upscaler_for_img2img": None,
+        "img2img_fix_steps": False,
+        "face_restoration": False,
+        "sdxl_refiner_low_aesthetic_score": 2.5,
+        "sdxl_refiner_high_aesthetic_score": 6.0,
+    }
+
+
+class ApiOptions:
+    """The options dict of one app instance; thread-safe."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.path = Path(ctx.settings.data_dir) / "api-options.json"
+        self._lock = threading.Lock()
+        self._checkpoint: str | None = None  # explicitly selected through the API
+        self._values = _defaults(ctx.settings)
+        self._values.update(self._load())
+
+    # -- persistence --------------------------------------------------------------------------
+    def _load(self) -> dict:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            log.warning("ignoring unreadable %s", self.path)
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(self._values, indent=1, default=str), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError:
+            log.warning("cannot save API options to %s", self.path, exc_info=True)
+
+    # -- reading --------------------------------------------------------------------------------
+    def checkpoint(self) -> str | None:
+        """The checkpoint API jobs use when a request names none."""
+        return self._checkpoint or self.ctx.manager.selected_checkpoint()
+
+    def pin(self) -> None:
+        """Fix the current selection, so a one-job model override does not become it."""
+        with self._lock:
+            if self._checkpoint is None:
+                self._checkpoint = self.ctx.manager.selected_checkpoint()
+
+    def vae(self) -> str | None:
+        value = self._values.get("sd_vae")
+        return None if value in VAE_AUTOMATIC or not value else value
+
+    def get(self) -> dict[str, Any]:
+        """The whole dict, with the selected checkpoint's title."""
+        manager = self.ctx.manager
+        with self._lock:
+            values = dict(self._values)
+        name = self.checkpoint()
+        title, short = name, None
+        if name is not None:
+            try:
+                info = manager.registry.get(name)
+                title, short = checkpoint_title(manager, info), known_hash(manager, info)
+            except LookupError:
+                pass
+        values["sd_model_checkpoint"] = title
+        values["sd_checkpoint_hash"] = short
+        return values
+
+    # -- writing --------------------------------------------------------------------------------
+    def check_vae(self, value: Any) -> str:
+        """``Automatic``/``None`` or a VAE file name; ``ApiError(404)`` otherwise."""
+        if value is None:
+            return "Automatic"
+        names = vae_names(self.ctx.manager, self.ctx.settings.models_dir)
+        if value in VAE_AUTOMATIC or value in names:
+            return value
+        raise ApiError(404, f"VAE {value!r} not found; choose Automatic, None"
+                       + "".join(f", {n}" for n in names))
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply a (partial or whole) options dict; unknown keys are kept as sent."""
+        if not isinstance(changes, dict):
+            raise ApiError(400, "options must be a JSON object")
+        checkpoint = changes.get("sd_model_checkpoint")
+        name = None
+        if checkpoint is not None:
+            name = resolve_checkpoint(self.ctx.manager, checkpoint).name
+        vae = self.check_vae(changes["sd_vae"]) if "sd_vae" in changes else None
+        with self._lock:
+            for key, value in changes.items():
+                if key in READ_ONLY or key == "sd_model_checkpoint":
+                    continue
+                self._values[key] = vae if key == "sd_vae" else value
+            self._save()
+            if name is not None and name != self._checkpoint:
+                log.info("API checkpoint set to %s (loads on the next job)", name)
+                self._checkpoint = name
