@@ -20,6 +20,7 @@ class Limits:
     max_cfg: float = 30.0
     max_batch_size: int = 8
     max_batch_count: int = 100
+    max_image_pixels: int = 4096 * 4096  # uploaded init images/masks
 
 
 @dataclass
@@ -108,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="GPU memory saving: model (whole modules to the GPU only while they "
                         "run) or sequential (layer by layer, slowest, least VRAM). auto picks "
                         "from the free VRAM; ignored on CPU.")
+    p.add_argument("--max-image-pixels", type=int,
+                   default=int(_env("max_image_pixels", 4096 * 4096)),
+                   help="Largest uploaded image (width x height) accepted by img2img, inpaint "
+                        "and outpaint (default 16777216 = 4096x4096).")
+    p.add_argument("--max-size", type=int, default=int(_env("max_size", 2048)),
+                   help="Largest width/height a job may ask for (default 2048).")
     p.add_argument("--api", action="store_true", default=_env_flag("api"),
                    help="Serve the HTTP API on the same port: AUTOMATIC1111's /sdapi/v1 and "
                         "Stability's REST v1 (/v1), with OpenAPI docs at /docs.")
@@ -123,4 +130,5 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         port=a.port, listen=a.listen, models_dir=a.models_dir, outputs_dir=a.outputs_dir,
         data_dir=a.data_dir, db=a.db, ckpt=a.ckpt, device=a.device, dtype=a.dtype,
         ckpt_cache=a.ckpt_cache, offload=a.offload, api=a.api, nowebui=a.nowebui,
+        limits=Limits(max_image_pixels=a.max_image_pixels, max_size=a.max_size),
     )
