@@ -68,3 +68,26 @@ def test_batch_through_api(served):
                                       batch_size=2, batch_count=2, api_name="/txt2img")
     assert seed == 10 and len(gallery) == 4
     assert sorted(r.seed for r in ctx.store.recent()) == [10, 11, 12, 13]
+
+
+def test_refiner_vae_and_lora_through_the_tab_endpoint(served):
+    ctx, client = served
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for endpoint in ("/txt2img", "/img2img", "/inpaint", "/outpaint"):
+        names = {p["parameter_name"] for p in api[endpoint]["parameters"]}
+        assert {"refiner", "refiner_switch_at", "vae"} <= names, endpoint
+    _, info, _ = client.predict(prompt="a cat <lora:tiny-lora-a:0.5>", width=64, height=64,
+                                steps=4, seed=5, refiner="tiny-sdxl-refiner",
+                                refiner_switch_at=0.5, vae="tiny-vae-alt",
+                                api_name="/txt2img")
+    params = parse_infotext(info)["params"]
+    assert params["Refiner"].startswith("tiny-sdxl-refiner [")
+    assert params["Refiner switch at"] == "0.5"
+    assert params["VAE"] == "tiny-vae-alt"
+    assert params["Lora hashes"].startswith("tiny-lora-a: ")
+    (row,) = ctx.store.recent()
+    assert row.params["Refiner switch at"] == "0.5" and row.params["VAE"] == "tiny-vae-alt"
+    # "None" from the dropdowns means no refiner / the checkpoint's own VAE
+    _, info, _ = client.predict(prompt="a cat", width=64, height=64, steps=2, seed=5,
+                                refiner="None", vae="None", api_name="/txt2img")
+    assert "Refiner" not in parse_infotext(info)["params"]

@@ -9,7 +9,8 @@ from webui.request import GenerationRequest
 from webui.ui.image_modes import read_upload, run_with_notices, size_of_upload
 from webui.ui.prompt_box import prompt_box
 from webui.ui.sendto import result_source
-from webui.ui.widgets import common_controls, output_panel, stop_button
+from webui.ui.widgets import (common_controls, lora_picker, none_if_unset,
+                               output_panel, stop_button)
 
 
 def build_img2img_tab(ctx):
@@ -20,6 +21,8 @@ def build_img2img_tab(ctx):
                 sampler: str = "Euler a", batch_size: int = 1, batch_count: int = 1,
                 denoising_strength: float = 0.75, resize_mode: str = "Just resize",
                 styles: list[str] | None = None, model: str | None = None,
+                refiner: str | None = None,
+                refiner_switch_at: float = 0.8, vae: str | None = None,
                 request: gr.Request = None, progress=gr.Progress()):
         """Generate variations of an image guided by a prompt (SDXL img2img).
 
@@ -29,6 +32,8 @@ def build_img2img_tab(ctx):
             prompt=prompt, negative_prompt=negative_prompt or "", width=width, height=height,
             steps=steps, cfg_scale=cfg_scale, seed=seed, sampler=sampler,
             batch_size=batch_size, batch_count=batch_count, model=model or None,
+            refiner=none_if_unset(refiner), refiner_switch_at=refiner_switch_at,
+            vae=none_if_unset(vae),
             mode="img2img", init_image=read_upload(ctx, image, "image"),
             denoising_strength=denoising_strength, resize_mode=resize_mode,
             styles=list(styles or []),
@@ -38,6 +43,7 @@ def build_img2img_tab(ctx):
     with gr.Row():
         with gr.Column(scale=3):
             box = prompt_box("img2img")
+            lora_picker(ctx, "img2img", box.prompt)
         with gr.Column(scale=1):
             generate = gr.Button("Generate", variant="primary", elem_id="img2img_generate")
             stop_button(ctx, "img2img")
@@ -58,8 +64,9 @@ def build_img2img_tab(ctx):
                  api_visibility="private", queue=False)
     generate.click(
         img2img, [box.prompt, image, box.negative, *controls.inputs(), denoise, resize_mode,
-                  box.styles, controls.model],
-        out.outputs(), api_name="img2img", concurrency_id="gpu", concurrency_limit=1,
+                  box.styles, controls.model,
+                  *controls.model_inputs()],
+        out.outputs(), api_name="img2img", concurrency_limit=None,
     )
     fields = {"prompt": box.prompt, "negative_prompt": box.negative, "styles": box.styles,
               "width": controls.width, "height": controls.height, "steps": controls.steps,

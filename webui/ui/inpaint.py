@@ -15,7 +15,8 @@ from webui.request import INPAINT_AREAS, MASKED_CONTENTS, GenerationRequest
 from webui.ui.image_modes import read_upload, run_with_notices
 from webui.ui.prompt_box import prompt_box
 from webui.ui.sendto import result_source
-from webui.ui.widgets import common_controls, output_panel, stop_button
+from webui.ui.widgets import (common_controls, lora_picker, none_if_unset,
+                               output_panel, stop_button)
 
 MASK_MODES = ["Inpaint masked", "Inpaint not masked"]
 
@@ -53,7 +54,9 @@ def build_inpaint_tab(ctx):
                 inpaint_area: str = "Whole picture", inpaint_padding: int = 32,
                 masked_content: str = "original", invert_mask: bool = False,
                 resize_mode: str = "Just resize", styles: list[str] | None = None,
-                model: str | None = None, request: gr.Request = None,
+                model: str | None = None, refiner: str | None = None,
+                refiner_switch_at: float = 0.8, vae: str | None = None,
+                request: gr.Request = None,
                 progress=gr.Progress()):
         """Repaint the white part of `mask` in `image` (SDXL inpainting).
 
@@ -64,6 +67,8 @@ def build_inpaint_tab(ctx):
             prompt=prompt, negative_prompt=negative_prompt or "", width=width, height=height,
             steps=steps, cfg_scale=cfg_scale, seed=seed, sampler=sampler,
             batch_size=batch_size, batch_count=batch_count, model=model or None,
+            refiner=none_if_unset(refiner), refiner_switch_at=refiner_switch_at,
+            vae=none_if_unset(vae),
             mode="inpaint", init_image=read_upload(ctx, image, "image"),
             mask=read_upload(ctx, mask, "mask"), denoising_strength=denoising_strength,
             mask_blur=mask_blur, inpaint_area=inpaint_area, inpaint_padding=inpaint_padding,
@@ -74,20 +79,21 @@ def build_inpaint_tab(ctx):
 
     def from_editor(prompt, editor, mask_upload, negative, width, height, steps, cfg, seed,
                     sampler, batch_size, batch_count, denoise, blur, mask_mode, area, padding,
-                    content, resize_mode, styles, model, request: gr.Request = None,
-                    progress=gr.Progress()):
+                    content, resize_mode, styles, model, refiner, refiner_switch_at, vae,
+                    request: gr.Request = None, progress=gr.Progress()):
         background, drawn = editor_parts(editor)
         if background is None:
             raise gr.Error("inpaint needs an image: upload one above")
         return inpaint(prompt, background, drawn if drawn is not None else mask_upload,
                        negative, width, height, steps, cfg, seed, sampler, batch_size,
                        batch_count, denoise, blur, area, padding, content,
-                       mask_mode == MASK_MODES[1], resize_mode, styles, model, request,
-                       progress)
+                       mask_mode == MASK_MODES[1], resize_mode, styles, model, refiner,
+                       refiner_switch_at, vae, request, progress)
 
     with gr.Row():
         with gr.Column(scale=3):
             box = prompt_box("inpaint")
+            lora_picker(ctx, "inpaint", box.prompt)
         with gr.Column(scale=1):
             generate = gr.Button("Generate", variant="primary", elem_id="inpaint_generate")
             stop_button(ctx, "inpaint")
@@ -138,13 +144,15 @@ def build_inpaint_tab(ctx):
     common = [*controls.inputs(), denoise, blur]
     generate.click(
         from_editor, [box.prompt, editor, mask_upload, box.negative, *common, mask_mode, area,
-                      padding, content, resize_mode, box.styles, controls.model],
-        out.outputs(), api_visibility="private", concurrency_id="gpu", concurrency_limit=1,
+                      padding, content, resize_mode, box.styles, controls.model,
+                  *controls.model_inputs()],
+        out.outputs(), api_visibility="private", concurrency_limit=None,
     )
     api_button.click(
         inpaint, [box.prompt, api_image, api_mask, box.negative, *common, area, padding,
-                  content, api_invert, resize_mode, box.styles, controls.model],
-        out.outputs(), api_name="inpaint", concurrency_id="gpu", concurrency_limit=1,
+                  content, api_invert, resize_mode, box.styles, controls.model,
+                  *controls.model_inputs()],
+        out.outputs(), api_name="inpaint", concurrency_limit=None,
     )
     fields = {"prompt": box.prompt, "negative_prompt": box.negative, "styles": box.styles,
               "width": controls.width, "height": controls.height, "steps": controls.steps,

@@ -8,7 +8,8 @@ from webui.request import GenerationRequest
 from webui.ui.image_modes import read_upload, run_with_notices
 from webui.ui.prompt_box import prompt_box
 from webui.ui.sendto import result_source
-from webui.ui.widgets import common_controls, output_panel, stop_button
+from webui.ui.widgets import (common_controls, lora_picker, none_if_unset,
+                               output_panel, stop_button)
 
 FILLS = {"edge extension": "fill", "noise": "latent noise"}
 
@@ -22,7 +23,9 @@ def build_outpaint_tab(ctx):
                  sampler: str = "Euler a", batch_size: int = 1, batch_count: int = 1,
                  denoising_strength: float = 0.9, mask_blur: int = 4,
                  fill: str = "edge extension", styles: list[str] | None = None,
-                 model: str | None = None, request: gr.Request = None,
+                 model: str | None = None, refiner: str | None = None,
+                refiner_switch_at: float = 0.8, vae: str | None = None,
+                request: gr.Request = None,
                  progress=gr.Progress()):
         """Extend `image` by `left`/`right`/`up`/`down` pixels and paint the new area (SDXL).
 
@@ -35,6 +38,8 @@ def build_outpaint_tab(ctx):
             prompt=prompt, negative_prompt=negative_prompt or "", width=width, height=height,
             steps=steps, cfg_scale=cfg_scale, seed=seed, sampler=sampler,
             batch_size=batch_size, batch_count=batch_count, model=model or None,
+            refiner=none_if_unset(refiner), refiner_switch_at=refiner_switch_at,
+            vae=none_if_unset(vae),
             mode="outpaint", init_image=read_upload(ctx, image, "image"),
             outpaint_left=left, outpaint_right=right, outpaint_up=up, outpaint_down=down,
             denoising_strength=denoising_strength, mask_blur=mask_blur,
@@ -45,6 +50,7 @@ def build_outpaint_tab(ctx):
     with gr.Row():
         with gr.Column(scale=3):
             box = prompt_box("outpaint")
+            lora_picker(ctx, "outpaint", box.prompt)
         with gr.Column(scale=1):
             generate = gr.Button("Generate", variant="primary", elem_id="outpaint_generate")
             stop_button(ctx, "outpaint")
@@ -70,8 +76,9 @@ def build_outpaint_tab(ctx):
 
     generate.click(
         outpaint, [box.prompt, image, box.negative, *sides, *controls.inputs(), denoise, blur,
-                   fill, box.styles, controls.model],
-        out.outputs(), api_name="outpaint", concurrency_id="gpu", concurrency_limit=1,
+                   fill, box.styles, controls.model,
+                  *controls.model_inputs()],
+        out.outputs(), api_name="outpaint", concurrency_limit=None,
     )
     fields = {"prompt": box.prompt, "negative_prompt": box.negative, "styles": box.styles,
               "width": controls.width, "height": controls.height, "steps": controls.steps,

@@ -8,7 +8,8 @@ import gradio as gr
 from webui.request import HR_UPSCALERS, GenerationRequest
 from webui.ui.prompt_box import prompt_box
 from webui.ui.sendto import result_source
-from webui.ui.widgets import common_controls, output_panel, run_for_caller, stop_button
+from webui.ui.widgets import (common_controls, lora_picker, none_if_unset,
+                               output_panel, run_for_caller, stop_button)
 
 
 def build_txt2img_tab(ctx):
@@ -20,6 +21,8 @@ def build_txt2img_tab(ctx):
                 model: str | None = None, styles: list[str] | None = None,
                 enable_hr: bool = False, hr_scale: float = 2.0, hr_upscaler: str = "Latent",
                 hr_steps: int = 0, hr_denoising_strength: float = 0.7,
+                refiner: str | None = None,
+                refiner_switch_at: float = 0.8, vae: str | None = None,
                 request: gr.Request = None, progress=gr.Progress()):
         """Generate images from a text prompt with SDXL.
 
@@ -32,6 +35,8 @@ def build_txt2img_tab(ctx):
             prompt=prompt, negative_prompt=negative_prompt or "", width=width, height=height,
             steps=steps, cfg_scale=cfg_scale, seed=seed, sampler=sampler,
             batch_size=batch_size, batch_count=batch_count, model=model or None,
+            refiner=none_if_unset(refiner), refiner_switch_at=refiner_switch_at,
+            vae=none_if_unset(vae),
             styles=list(styles or []), enable_hr=bool(enable_hr), hr_scale=hr_scale,
             hr_upscaler=hr_upscaler, hr_steps=hr_steps,
             hr_denoising_strength=hr_denoising_strength,
@@ -41,6 +46,7 @@ def build_txt2img_tab(ctx):
     with gr.Row():
         with gr.Column(scale=3):
             box = prompt_box("txt2img")
+            lora_picker(ctx, "txt2img", box.prompt)
         with gr.Column(scale=1):
             generate = gr.Button("Generate", variant="primary", elem_id="txt2img_generate")
             stop_button(ctx, "txt2img")
@@ -67,8 +73,9 @@ def build_txt2img_tab(ctx):
 
     generate.click(
         txt2img, [box.prompt, box.negative, *controls.inputs(), controls.model, box.styles,
-                  enable_hr, hr_scale, hr_upscaler, hr_steps, hr_denoise],
-        out.outputs(), api_name="txt2img", concurrency_id="gpu", concurrency_limit=1,
+                  enable_hr, hr_scale, hr_upscaler, hr_steps, hr_denoise,
+                  *controls.model_inputs()],
+        out.outputs(), api_name="txt2img", concurrency_limit=None,
     )
     fields = {"prompt": box.prompt, "negative_prompt": box.negative, "styles": box.styles,
               "width": controls.width, "height": controls.height, "steps": controls.steps,
