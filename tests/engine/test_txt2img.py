@@ -94,3 +94,19 @@ def test_stop_interrupts_between_steps(ctx):
     assert seen == [1, 2, 3]  # no step ran after Stop
     assert result.images == []
     assert progress.total_steps == 30
+
+
+def test_live_preview_every_n_steps_does_not_change_the_image(ctx):
+    plain = run_txt2img(ctx.manager, small_request(steps=6, seed=3))
+    progress = JobProgress(preview_every=2)
+    previews = []
+    progress.listeners.append(
+        lambda p: previews.append((p.preview_step, p.preview.size)) if p.preview else None)
+    with_preview = run_txt2img(ctx.manager, small_request(steps=6, seed=3), progress)
+    assert np.array_equal(pixels(plain.images[0].image), pixels(with_preview.images[0].image))
+    steps_with_preview = sorted({step for step, _ in previews})
+    assert steps_with_preview == [2, 4, 6]
+    assert previews[0][1] == (8, 8)  # latent size: 1/8 of the 64 px image
+    off = JobProgress()
+    run_txt2img(ctx.manager, small_request(steps=2), off)
+    assert off.preview is None

@@ -91,3 +91,15 @@ def test_refiner_vae_and_lora_through_the_tab_endpoint(served):
     _, info, _ = client.predict(prompt="a cat", width=64, height=64, steps=2, seed=5,
                                 refiner="None", vae="None", api_name="/txt2img")
     assert "Refiner" not in parse_infotext(info)["params"]
+
+
+def test_live_previews_stream_before_the_result(served):
+    ctx, client = served
+    job = client.submit(prompt="a cat", width=64, height=64, steps=10, seed=2,
+                        api_name="/txt2img")
+    final = job.result(timeout=120)
+    outputs = job.outputs()
+    previews = [o for o in outputs[:-1] if o[1].startswith("Preview at step")]
+    assert previews, outputs  # every 5 steps by default: a preview came first
+    assert final[2] == 2 and "Seed: 2" in final[1]
+    assert ctx.store.count() == 1  # previews are never saved

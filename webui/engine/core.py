@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
+from webui.engine.preview import latents_to_preview
 from webui.engine.progress import Interrupted, JobProgress
 from webui.engine.result import GeneratedImage, GenerationResult, base_params, finish_params
 from webui.engine.samplers import make_scheduler
@@ -63,6 +64,11 @@ class _StepCounter:
             self.calls_left -= 1
             n = int(getattr(pipe, "num_timesteps", 0) or self.estimate)
             self.progress.total_steps = self.call_base + n + self.calls_left * n
+        every = self.progress.preview_every
+        latents = kwargs.get("latents")
+        if every and latents is not None and (self.progress.done_steps + 1) % every == 0:
+            self.progress.preview = latents_to_preview(latents)
+            self.progress.preview_step = self.progress.done_steps + 1
         self.progress.step()
         return kwargs
 

@@ -22,6 +22,9 @@ class JobProgress:
     listeners: list = field(default_factory=list)
     queue_position: int | None = None  # while waiting for the device: 1 = next
     queue_eta: float | None = None
+    preview_every: int = 0  # live preview every N steps; 0 = off
+    preview: object = None  # the latest preview (PIL image), for the job's owner only
+    preview_step: int = 0
 
     def queued(self, position: int, eta: float | None) -> None:
         """Waiting in line at ``position``; listeners see it like a step."""

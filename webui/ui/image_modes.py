@@ -7,7 +7,7 @@ from PIL import Image
 
 from webui.engine.images import DEFAULT_MAX_IMAGE_PIXELS, open_image
 from webui.request import GenerationRequest, RequestError
-from webui.ui.widgets import run_for_caller
+from webui.ui.widgets import stream_for_caller
 
 
 def max_pixels(ctx) -> int:
@@ -24,12 +24,15 @@ def read_upload(ctx, source, what: str) -> Image.Image | None:
 
 
 def run_with_notices(ctx, req: GenerationRequest, request, progress):
-    """``run_for_caller`` plus any notices validation left (e.g. a resized mask)."""
-    gallery, info, seed = run_for_caller(ctx, req, request, progress)
-    notices = req.extra.get("notices") or []
-    if notices:
-        info = "\n".join(f"Note: {n}" for n in notices) + ("\n\n" + info if info else "")
-    return gallery, info, seed
+    """``stream_for_caller`` (live previews, then the result) plus any notices validation
+    left (e.g. a resized mask) in front of the final infotext."""
+    for gallery, info, seed in stream_for_caller(ctx, req, request, progress):
+        if seed is not None:  # the final result, not a preview
+            notices = req.extra.get("notices") or []
+            if notices:
+                info = "\n".join(f"Note: {n}" for n in notices) + (
+                    "\n\n" + info if info else "")
+        yield gallery, info, seed
 
 
 def size_of_upload(ctx, path):

@@ -38,7 +38,7 @@ def build_img2img_tab(ctx):
             denoising_strength=denoising_strength, resize_mode=resize_mode,
             styles=list(styles or []),
         )
-        return run_with_notices(ctx, req, request, progress)
+        yield from run_with_notices(ctx, req, request, progress)
 
     with gr.Row():
         with gr.Column(scale=3):

@@ -75,7 +75,7 @@ def build_inpaint_tab(ctx):
             masked_content=masked_content, invert_mask=bool(invert_mask),
             resize_mode=resize_mode, styles=list(styles or []),
         )
-        return run_with_notices(ctx, req, request, progress)
+        yield from run_with_notices(ctx, req, request, progress)
 
     def from_editor(prompt, editor, mask_upload, negative, width, height, steps, cfg, seed,
                     sampler, batch_size, batch_count, denoise, blur, mask_mode, area, padding,
@@ -84,7 +84,7 @@ def build_inpaint_tab(ctx):
         background, drawn = editor_parts(editor)
         if background is None:
             raise gr.Error("inpaint needs an image: upload one above")
-        return inpaint(prompt, background, drawn if drawn is not None else mask_upload,
+        yield from inpaint(prompt, background, drawn if drawn is not None else mask_upload,
                        negative, width, height, steps, cfg, seed, sampler, batch_size,
                        batch_count, denoise, blur, area, padding, content,
                        mask_mode == MASK_MODES[1], resize_mode, styles, model, refiner,

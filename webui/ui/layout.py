@@ -11,6 +11,7 @@ from webui.ui.inpaint import build_inpaint_tab
 from webui.ui.models_tab import build_models_tab
 from webui.ui.outpaint import build_outpaint_tab
 from webui.ui.pnginfo import build_pnginfo_tab
+from webui.ui.settings_tab import build_settings_tab
 from webui.ui.sendto import wire_sources
 from webui.ui.txt2img import build_txt2img_tab
 
@@ -23,6 +24,9 @@ def build_ui(ctx) -> gr.Blocks:
     # the user-editable styles file lives in the data folder (seeded with the SDXL presets)
     use_styles_file(ctx.settings.data_dir / "styles.csv")
     with gr.Blocks(title="SDXL WebUI") as demo:
+        banner = access_banner(ctx)
+        if banner:
+            gr.Markdown(banner, elem_id="access_banner")
         with gr.Tabs() as tabs:
             built = {}
             for mode, build in MODE_TABS.items():
@@ -34,10 +38,28 @@ def build_ui(ctx) -> gr.Blocks:
                 pnginfo_send = build_pnginfo_tab(ctx)
             with gr.Tab("Models", id="models") as models_tab:
                 load_models, models_table = build_models_tab(ctx)
+            with gr.Tab("Settings", id="settings") as settings_tab:
+                user_settings = build_settings_tab(ctx)
         sources = [b["send"] for b in built.values()] + [gallery.send, pnginfo_send]
         wire_sources(tabs, sources, {mode: b["fields"] for mode, b in built.items()})
         # hashing a big checkpoint takes a while the first time: only when the tab is opened
         models_tab.select(load_models, None, models_table, api_visibility="private")
         history_tab.select(gallery.load, None, gallery.outputs, api_visibility="private")
         demo.load(gallery.load, None, gallery.outputs, api_visibility="private")
+        settings_tab.select(user_settings["load"], None, user_settings["fields"],
+                            api_visibility="private")
     return demo
+
+
+def access_banner(ctx) -> str:
+    """A line at the top for a hosted demo or an open shared server; "" when local."""
+    s = ctx.settings
+    if s.demo:
+        lim = s.limits
+        return (f"**Demo**: up to {lim.max_steps} steps, {lim.max_size}x{lim.max_size}, one "
+                f"image per job, {s.demo_rate:g} jobs a minute. Your images are visible to "
+                "you only, for this browser session.")
+    if s.listen and not ctx.users.enabled:
+        return ("**Warning**: this server is open to the network without a login; anyone "
+                "who can reach it sees every image.")
+    return ""

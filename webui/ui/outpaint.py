@@ -45,7 +45,7 @@ def build_outpaint_tab(ctx):
             denoising_strength=denoising_strength, mask_blur=mask_blur,
             masked_content=FILLS[fill], styles=list(styles or []),
         )
-        return run_with_notices(ctx, req, request, progress)
+        yield from run_with_notices(ctx, req, request, progress)
 
     with gr.Row():
         with gr.Column(scale=3):

@@ -9,7 +9,7 @@ from webui.request import HR_UPSCALERS, GenerationRequest
 from webui.ui.prompt_box import prompt_box
 from webui.ui.sendto import result_source
 from webui.ui.widgets import (common_controls, lora_picker, none_if_unset,
-                               output_panel, run_for_caller, stop_button)
+                               output_panel, stream_for_caller, stop_button)
 
 
 def build_txt2img_tab(ctx):
@@ -41,7 +41,7 @@ def build_txt2img_tab(ctx):
             hr_upscaler=hr_upscaler, hr_steps=hr_steps,
             hr_denoising_strength=hr_denoising_strength,
         )
-        return run_for_caller(ctx, req, request, progress)
+        yield from stream_for_caller(ctx, req, request, progress)
 
     with gr.Row():
         with gr.Column(scale=3):

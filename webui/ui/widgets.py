@@ -4,6 +4,7 @@ sampler, steps, CFG, seed, batch), the output panel, and running a request for t
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from math import gcd
 
@@ -185,20 +186,65 @@ def output_panel(tab: str) -> OutputPanel:
     return OutputPanel(gallery, info, used_seed)
 
 
-def run_for_caller(ctx, req: GenerationRequest, request: gr.Request | None, progress):
-    """Run ``req`` as the caller's job with a live progress bar; (gallery, infotext, seed).
+DEFAULT_PREVIEW_EVERY = 5
 
-    User mistakes become ``gr.Error`` with the plain message; the app keeps serving.
+
+def preview_interval(ctx) -> int:
+    """Steps between live previews: the Settings value, else every 5 steps."""
+    store = getattr(ctx, "user_settings", None)
+    value = getattr(getattr(store, "current", None), "live_preview_every", None)
+    return DEFAULT_PREVIEW_EVERY if value is None else int(value)
+
+
+def stream_for_caller(ctx, req: GenerationRequest, request: gr.Request | None, progress):
+    """Run ``req`` as the caller's job; yield (gallery, infotext, seed): live previews while
+    it runs (every N steps, see Settings), then the saved images.
+
+    The job runs in a worker thread; this generator stays in Gradio's thread so the progress
+    bar and the previews go to this caller only. User mistakes become ``gr.Error`` with the
+    plain message; the app keeps serving. A client that disconnects stops its job.
     """
-    job = JobProgress()
-    job.listeners.append(
-        lambda p: progress(None if p.queue_position is not None else
-                           (p.done_steps, p.total_steps), desc=p.describe(), unit="steps"))
+    job = JobProgress(preview_every=preview_interval(ctx))
+    done = threading.Event()
+    box: dict = {}
+
+    def work():
+        try:
+            box["outcome"] = ctx.jobs.run(req, owner=owner_of(request), progress=job)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=work, name=f"job-{req.mode}", daemon=True)
+    worker.start()
+    shown_step, last_desc = -1, None
     try:
-        outcome = ctx.jobs.run(req, owner=owner_of(request), progress=job)
-    except USER_ERRORS as exc:
-        log.warning("%s refused: %s", req.mode, exc)
-        raise gr.Error(str(exc)) from None
+        while not done.wait(0.2):
+            desc = job.describe()
+            if desc != last_desc:
+                progress(None if job.queue_position is not None else
+                         (job.done_steps, job.total_steps), desc=desc, unit="steps")
+                last_desc = desc
+            if job.preview is not None and job.preview_step != shown_step:
+                shown_step = job.preview_step
+                yield ([(job.preview, f"preview, step {shown_step}")],
+                       f"Preview at step {shown_step}/{job.total_steps}", None)
+    except GeneratorExit:  # the page was closed or the event cancelled: stop the job
+        job.stop()
+        raise
+    worker.join()
+    if "error" in box:
+        exc = box["error"]
+        if isinstance(exc, USER_ERRORS):
+            log.warning("%s refused: %s", req.mode, exc)
+            raise gr.Error(str(exc)) from None
+        raise exc
+    yield final_outputs(box["outcome"])
+
+
+def final_outputs(outcome):
+    """(gallery of saved files, first infotext, seed) for a finished job."""
     result = outcome.result
     gallery = [(str(s.path), f"seed {g.seed}") for s, g in zip(outcome.saved, result.images)]
     info = result.images[0].infotext if result.images else ""
@@ -206,6 +252,14 @@ def run_for_caller(ctx, req: GenerationRequest, request: gr.Request | None, prog
         info = (info + "\n\n" if info else "") + (
             f"Stopped: {len(result.images)} image(s) finished before Stop.")
     return gallery, info, result.seed
+
+
+def run_for_caller(ctx, req: GenerationRequest, request: gr.Request | None, progress):
+    """Blocking form of ``stream_for_caller``: only the final (gallery, infotext, seed)."""
+    last = None
+    for last in stream_for_caller(ctx, req, request, progress):
+        pass
+    return last
 
 
 def stop_button(ctx, tab: str) -> gr.Button:

@@ -1,0 +1,228 @@
+"""Who is using the browser UI, what they may do, and which files they may read.
+
+* **Local** (no ``--auth``, no ``--demo``): one local user, who is admin and sees everything.
+* **Logins** (``--auth``/``--auth-file``): Gradio's login form; the owner of a job or image
+  is the user name; ``--admins`` (default: the first user) may change settings, import
+  folders and delete anyone's images.
+* **Demo** (``--demo``): no logins; each browser gets a random visitor cookie for its session
+  and its owner name is derived from it, so a visitor sees only their own images and jobs;
+  nobody is admin.
+
+``FileGuardMiddleware`` sits in front of Gradio's file routes: only files inside the outputs
+folder, Gradio's own cache and upload folders are served (after resolving ``..``, symlinks
+and URL-encoded forms), and an image in the outputs folder only to its owner (or an admin)
+when there are several users.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import secrets
+from pathlib import Path
+from urllib.parse import unquote
+
+log = logging.getLogger(__name__)
+
+VISITOR_COOKIE = "webui-visitor"
+ADMIN_ONLY = "Only an admin can do this on a shared server (see --admins)."
+DEMO_OFF = "This is turned off in the hosted demo."
+
+
+def username_of(request) -> str | None:
+    return getattr(request, "username", None) if request is not None else None
+
+
+def caller(ctx, request) -> tuple[str | None, bool]:
+    """``(owner, is_admin)`` of a UI caller: ``(None, True)`` for the single local user."""
+    user = username_of(request)
+    if not user:
+        if ctx.settings.demo:  # no visitor id: see nothing, change nothing
+            return (getattr(request, "session_hash", None) or "anonymous"), False
+        return None, True
+    return user, user in (ctx.settings.admins or ())
+
+
+def refusal(ctx, request) -> str | None:
+    """Why the caller may not write to disk or run code (settings, imports, model files),
+    or None when they may."""
+    if ctx.settings.demo:
+        return DEMO_OFF
+    _, admin = caller(ctx, request)
+    return None if admin else ADMIN_ONLY
+
+
+# -- demo visitors --------------------------------------------------------------------------
+def visitor_name(token: str) -> str:
+    """The owner name of a visitor cookie (the cookie itself is never stored)."""
+    return "visitor-" + hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def visitor_of(request) -> str:
+    """Gradio ``auth_dependency`` in demo mode: the visitor's owner name from their cookie
+    (``VisitorCookieMiddleware`` makes sure there is one)."""
+    token = request.cookies.get(VISITOR_COOKIE)
+    if not token or not re.fullmatch(r"[\w-]{20,64}", token):
+        token = request.scope.get("webui.visitor") or secrets.token_urlsafe(24)
+    return visitor_name(token)
+
+
+class VisitorCookieMiddleware:
+    """Give every browser a random session cookie (demo mode), visible to the request that
+    set it too."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = list(scope.get("headers") or [])
+        cookie = b"; ".join(v for k, v in headers if k == b"cookie").decode("latin-1")
+        if re.search(rf"(^|;\s*){VISITOR_COOKIE}=[\w-]{{20,64}}", cookie):
+            await self.app(scope, receive, send)
+            return
+        token = secrets.token_urlsafe(24)
+        joined = f"{cookie}; " if cookie else ""
+        headers = [(k, v) for k, v in headers if k != b"cookie"]
+        headers.append((b"cookie", f"{joined}{VISITOR_COOKIE}={token}".encode()))
+        scope = dict(scope, headers=headers)
+        scope["webui.visitor"] = token
+        forwarded = dict(headers).get(b"x-forwarded-proto", b"").decode()
+        secure = scope.get("scheme") == "https" or forwarded == "https"
+        attrs = "; Path=/; HttpOnly; " + ("SameSite=None; Secure; Partitioned" if secure
+                                          else "SameSite=Lax")
+        set_cookie = f"{VISITOR_COOKIE}={token}{attrs}".encode()
+
+        async def send_with_cookie(message):
+            if message["type"] == "http.response.start":
+                message = dict(message, headers=list(message.get("headers", []))
+                               + [(b"set-cookie", set_cookie)])
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+# -- file routes ----------------------------------------------------------------------------
+_FILE_ROUTE = re.compile(r"^(?:/gradio_api)?/file(?:=|/)(.*)$", re.DOTALL)
+
+
+class FileGuardMiddleware:
+    """Refuse file-route requests for anything outside the outputs folder and Gradio's own
+    folders, and (with several users) for images owned by someone else."""
+
+    def __init__(self, app, ctx, gradio_app_getter):
+        self.app = app
+        self.ctx = ctx
+        self.gradio_app = gradio_app_getter
+        self.outputs = Path(ctx.settings.outputs_dir).resolve()
+
+    def _roots(self) -> list[Path]:
+        import tempfile
+
+        from gradio import utils
+
+        roots = [self.outputs, Path(utils.get_cache_folder()).resolve()]
+        gapp = self.gradio_app()
+        upload = getattr(gapp, "uploaded_file_dir", None)
+        if upload:
+            roots.append(Path(upload).resolve())
+        roots.append(Path(os.environ.get("GRADIO_TEMP_DIR")
+                          or Path(tempfile.gettempdir()) / "gradio").resolve())
+        return roots
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        m = _FILE_ROUTE.match(scope.get("path", ""))
+        if not m:
+            await self.app(scope, receive, send)
+            return
+        reason = self._check(m.group(1), scope)
+        if reason is not None:
+            log.info("file route refused (%s): %r", reason, m.group(1)[:200])
+            await send({"type": "http.response.start", "status": 403,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+            await send({"type": "http.response.body", "body": b"File not allowed."})
+            return
+        await self.app(scope, receive, send)
+
+    def _check(self, raw: str, scope) -> str | None:
+        once = unquote(raw)
+        if "\x00" in once or re.match(r"^[a-z][a-z0-9+.-]*:", once, re.I) and \
+                not re.match(r"^[a-z]:[\\/]", once, re.I):
+            return "URL or bad name"  # no remote fetches through the file route
+        try:
+            real = Path(os.path.abspath(raw)).resolve()
+            if once != raw:  # a still-encoded form: judge the decoded one too
+                if Path(os.path.abspath(once)).resolve() != real:
+                    return "encoded path"
+        except (OSError, ValueError, RuntimeError):
+            return "bad path"
+        if not any(real == r or r in real.parents for r in self._roots()):
+            return "outside the served folders"
+        if self.outputs == real or self.outputs in real.parents:
+            return self._owner_check(real, scope)
+        return None
+
+    def _owner_check(self, real: Path, scope) -> str | None:
+        s = self.ctx.settings
+        if not (s.demo or s.login_enabled):
+            return None  # one local user
+        user = self._user(scope)
+        if user is None:
+            return "anonymous"
+        if user in (s.admins or ()) and not s.demo:
+            return None
+        rel = real.relative_to(self.outputs)
+        if rel.parts and rel.parts[0] == ".thumbs":  # the 'file missing' tile
+            return None
+        owner = self._owner_of_file(rel)
+        return None if owner == user else "someone else's image"
+
+    def _user(self, scope) -> str | None:
+        from starlette.requests import Request
+
+        request = Request(scope)
+        if self.ctx.settings.demo and not self.ctx.settings.login_enabled:
+            token = request.cookies.get(VISITOR_COOKIE)
+            return visitor_name(token) if token else None
+        gapp = self.gradio_app()
+        if gapp is None:
+            return None
+        token = request.cookies.get(f"access-token-{gapp.cookie_id}") or \
+            request.cookies.get(f"access-token-unsecure-{gapp.cookie_id}")
+        return gapp.tokens.get(token) if token else None
+
+    def _owner_of_file(self, rel: Path) -> str | None | bool:
+        """Owner of the record whose image (or thumbnail) is ``rel``; False if no record."""
+        from sqlalchemy import select
+        from sqlalchemy.orm import Session
+
+        from webui.history.schema import Generation
+
+        parts = rel.parts
+        if len(parts) >= 2 and parts[-2] == ".thumbs":
+            folder = Path(*parts[:-2]).as_posix()
+            stem = Path(parts[-1]).stem
+            cond = Generation.image_path.like(f"{folder}/{stem}.%")
+        else:
+            cond = Generation.image_path == rel.as_posix()
+        with Session(self.ctx.store.engine) as session:
+            row = session.execute(select(Generation.owner).where(cond).limit(1)).first()
+        return False if row is None else row[0]
+
+
+def gradio_app_of(app):
+    """The Gradio app mounted in a FastAPI ``app`` (None without the UI)."""
+    from gradio.routes import App
+
+    for route in getattr(app, "routes", []):
+        inner = getattr(route, "app", None)
+        if isinstance(inner, App):
+            return inner
+    return None

@@ -1,0 +1,95 @@
+"""The Settings tab: defaults for new jobs and how images are written, saved to
+``<data-dir>/settings.json`` (``ctx.user_settings``). Saving is for admins only when there
+are logins, and off in the hosted demo."""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from webui.engine.samplers import SAMPLER_NAMES
+from webui.request import RequestError
+from webui.ui.access import refusal
+from webui.user_settings import TOKENS
+
+log = logging.getLogger(__name__)
+
+NONE = "None"
+FORMAT_LABELS = {"PNG": "png", "JPEG": "jpeg", "WebP": "webp"}
+
+
+def build_settings_tab(ctx) -> dict:
+    """Build the tab; returns its components by name (``load`` refreshes them)."""
+    store = ctx.user_settings
+    cur = store.current
+    manager = ctx.manager
+    label_of = {v: k for k, v in FORMAT_LABELS.items()}
+    notice = ""
+    if ctx.settings.demo:
+        notice = "Settings are fixed in this demo."
+    elif ctx.users.enabled:
+        notice = "Only an admin can save settings."
+    gr.Markdown(notice, elem_id="settings_notice")
+    with gr.Row():
+        model = gr.Dropdown([NONE] + manager.checkpoint_names(), value=cur.default_model or NONE,
+                            label="Default checkpoint", allow_custom_value=True,
+                            elem_id="settings_default_model")
+        refiner = gr.Dropdown([NONE] + manager.refiner_names(),
+                              value=cur.default_refiner or NONE, label="Default refiner",
+                              allow_custom_value=True, elem_id="settings_default_refiner")
+    with gr.Row():
+        sampler = gr.Dropdown(SAMPLER_NAMES, value=cur.sampler, label="Sampling method",
+                              elem_id="settings_sampler")
+        steps = gr.Slider(1, 150, value=cur.steps, step=1, label="Sampling steps",
+                          elem_id="settings_steps")
+        cfg = gr.Slider(0, 30, value=cur.cfg_scale, step=0.5, label="CFG Scale",
+                        elem_id="settings_cfg_scale")
+    with gr.Row():
+        width = gr.Slider(64, 2048, value=cur.width, step=8, label="Width",
+                          elem_id="settings_width")
+        height = gr.Slider(64, 2048, value=cur.height, step=8, label="Height",
+                           elem_id="settings_height")
+    with gr.Row():
+        fmt = gr.Radio(list(FORMAT_LABELS), value=label_of.get(cur.output_format, "PNG"),
+                       label="Output format (parameters kept: PNG text chunk, EXIF "
+                             "UserComment in JPEG/WebP)", elem_id="settings_output_format")
+        pattern = gr.Textbox(cur.filename_pattern, label="File name pattern (after the "
+                             "5-digit number)", info="tokens: " + " ".join(sorted(TOKENS)),
+                             elem_id="settings_filename_pattern")
+        preview = gr.Slider(0, 150, value=cur.live_preview_every, step=1,
+                            label="Live preview every N steps (0 = off)",
+                            elem_id="settings_live_preview")
+    save = gr.Button("Save settings", variant="primary", elem_id="settings_save",
+                     interactive=not ctx.settings.demo)
+    status = gr.Markdown(elem_id="settings_status")
+
+    def on_save(model_v, refiner_v, sampler_v, steps_v, cfg_v, w, h, fmt_v, pattern_v,
+                preview_v, request: gr.Request = None):
+        why = refusal(ctx, request)
+        if why:
+            raise gr.Error(why)
+        try:
+            new = store.save(
+                default_model=None if model_v in (None, "", NONE) else model_v,
+                default_refiner=None if refiner_v in (None, "", NONE) else refiner_v,
+                sampler=sampler_v, steps=int(steps_v), cfg_scale=float(cfg_v), width=int(w),
+                height=int(h), output_format=FORMAT_LABELS.get(fmt_v, fmt_v),
+                filename_pattern=(pattern_v or "").strip() or "[seed]",
+                live_preview_every=int(preview_v))
+        except RequestError as exc:
+            raise gr.Error(str(exc)) from None
+        log.info("settings saved")
+        return f"Saved. New images: {new.output_format.upper()}, named " \
+               f"`NNNNN-{new.filename_pattern}`."
+
+    fields = [model, refiner, sampler, steps, cfg, width, height, fmt, pattern, preview]
+    save.click(on_save, fields, status, api_visibility="private")
+
+    def load():
+        c = store.current
+        return (c.default_model or NONE, c.default_refiner or NONE, c.sampler, c.steps,
+                c.cfg_scale, c.width, c.height, label_of.get(c.output_format, "PNG"),
+                c.filename_pattern, c.live_preview_every)
+
+    return {"fields": fields, "load": load, "save": save, "status": status}
