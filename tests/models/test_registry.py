@@ -72,3 +72,23 @@ def test_lora_hash_and_trigger_words(registry):
     assert registry.lora_hash(info) == hashlib.sha256(data[8 + n:]).hexdigest()[:12]
     assert registry.lora_trigger_words(info) == ["tinystyle", "red hat"]
     assert registry.lora_trigger_words(registry.get("tiny-lora-b", "Lora")) == []
+
+
+def test_hashes_cached_in_the_database(tiny_models_dir, tmp_path):
+    from sqlalchemy import text
+
+    from webui.history.db import open_database
+    from webui.models.registry import DbHashCache
+
+    engine = open_database(f"sqlite:///{tmp_path / 'web.db'}")
+    reg = ModelRegistry(tiny_models_dir / "Stable-diffusion", hash_cache=DbHashCache(engine))
+    info = reg.get("tiny-sdxl-c")
+    full = hashlib.sha256(info.path.read_bytes()).hexdigest()
+    assert reg.short_hash(info) == full[:10]
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT key, sha256 FROM model_hashes")).all()
+        assert [r.sha256 for r in rows] == [full]
+        # a restarted app reads the row, not the file: prove it with a planted value
+        conn.execute(text("UPDATE model_hashes SET sha256 = :h"), {"h": "e" * 64})
+    again = ModelRegistry(tiny_models_dir / "Stable-diffusion", hash_cache=DbHashCache(engine))
+    assert again.short_hash(again.get("tiny-sdxl-c")) == "e" * 10

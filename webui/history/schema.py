@@ -77,3 +77,13 @@ class BoardItem(Base):
                                           primary_key=True)
     generation_id: Mapped[int] = mapped_column(
         ForeignKey("generations.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class ModelHash(Base):
+    """sha256 of a model file, keyed by what identifies one version of it on disk."""
+
+    __tablename__ = "model_hashes"
+
+    key: Mapped[str] = mapped_column(String(1200), primary_key=True)  # kind|path|size|mtime
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
