@@ -33,7 +33,7 @@ class UserSettings:
     height: int = 1024
     output_format: str = "png"  # png | jpeg | webp
     filename_pattern: str = "[seed]"  # after the 5-digit number, as A1111's default
-    live_preview_every: int = 0  # steps between live previews; 0 = off
+    live_preview_every: int = 5  # steps between live previews; 0 = off
 
     def validate(self) -> "UserSettings":
         """Raise ``RequestError`` (plain words) for a value the app cannot use."""

@@ -95,7 +95,7 @@ def test_refiner_vae_and_lora_through_the_tab_endpoint(served):
 
 def test_live_previews_stream_before_the_result(served):
     ctx, client = served
-    job = client.submit(prompt="a cat", width=64, height=64, steps=10, seed=2,
+    job = client.submit(prompt="a cat", width=64, height=64, steps=40, seed=2,
                         api_name="/txt2img")
     final = job.result(timeout=120)
     outputs = job.outputs()
@@ -103,3 +103,36 @@ def test_live_previews_stream_before_the_result(served):
     assert previews, outputs  # every 5 steps by default: a preview came first
     assert final[2] == 2 and "Seed: 2" in final[1]
     assert ctx.store.count() == 1  # previews are never saved
+
+
+def test_settings_defaults_shape_the_tabs(ctx, tmp_path):
+    from webui.user_settings import SettingsStore
+
+    ctx.user_settings = SettingsStore(tmp_path / "settings.json")
+    ctx.user_settings.save(sampler="DDIM", steps=33, cfg_scale=5.5, width=512, height=768,
+                           default_model="tiny-sdxl-b", default_refiner="tiny-sdxl-refiner")
+    demo = serve(ctx, block=False, port=free_port())
+    try:
+        client = Client(demo.local_url, verbose=False)
+        api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        defaults = {p["parameter_name"]: p["parameter_default"]
+                    for p in api["/txt2img"]["parameters"]}
+        assert (defaults["sampler"], defaults["steps"], defaults["cfg_scale"]) == ("DDIM", 33, 5.5)
+        assert (defaults["width"], defaults["height"]) == (512, 768)
+        assert (defaults["model"], defaults["refiner"]) == ("tiny-sdxl-b", "tiny-sdxl-refiner")
+    finally:
+        demo.close()
+
+
+def test_refine_an_image_with_the_refiner_in_img2img(served, tmp_path):
+    from gradio_client import handle_file
+
+    ctx, client = served
+    source = tmp_path / "photo.png"
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(source)
+    gallery, info, _ = client.predict(prompt="a red square", image=handle_file(str(source)),
+                                      width=64, height=64, steps=4, denoising_strength=0.3,
+                                      model="tiny-sdxl-refiner", seed=1, api_name="/img2img")
+    assert len(gallery) == 1
+    params = parse_infotext(info)["params"]
+    assert params["Model"] == "tiny-sdxl-refiner" and params["Denoising strength"] == "0.3"

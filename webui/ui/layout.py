@@ -14,6 +14,7 @@ from webui.ui.pnginfo import build_pnginfo_tab
 from webui.ui.settings_tab import build_settings_tab
 from webui.ui.sendto import wire_sources
 from webui.ui.txt2img import build_txt2img_tab
+from webui.ui.widgets import user_defaults
 
 MODE_TABS = {"txt2img": build_txt2img_tab, "img2img": build_img2img_tab,
              "inpaint": build_inpaint_tab, "outpaint": build_outpaint_tab}
@@ -45,6 +46,10 @@ def build_ui(ctx) -> gr.Blocks:
         # hashing a big checkpoint takes a while the first time: only when the tab is opened
         models_tab.select(load_models, None, models_table, api_visibility="private")
         history_tab.select(gallery.load, None, gallery.outputs, api_visibility="private")
+        # each page load shows the Settings tab's current defaults (no restart needed)
+        targets = [t for b in built.values() for t in b["controls"].default_targets()]
+        demo.load(lambda: user_defaults(ctx) * len(built), None, targets,
+                  api_visibility="private", queue=False)
         demo.load(gallery.load, None, gallery.outputs, api_visibility="private")
         settings_tab.select(user_settings["load"], None, user_settings["fields"],
                             api_visibility="private")

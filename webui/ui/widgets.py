@@ -72,6 +72,11 @@ class CommonControls:
         """Refiner, refiner_switch_at, vae (handlers take them after ``model``)."""
         return [self.refiner, self.refiner_switch_at, self.vae]
 
+    def default_targets(self) -> list:
+        """The controls the Settings tab's defaults apply to, in ``user_defaults`` order."""
+        return [self.model, self.refiner, self.sampler, self.steps, self.cfg_scale,
+                self.width, self.height]
+
 
 NONE = "None"
 
@@ -81,13 +86,40 @@ def none_if_unset(value: str | None) -> str | None:
     return None if value in (None, "", NONE) else value
 
 
-def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
-    """Checkpoint picker with Refresh, SDXL size presets, sampler, steps, CFG, seed, batch."""
+def user_defaults(ctx) -> list:
+    """Defaults for new jobs from the Settings tab (when the app has one), within the limits:
+    [model, refiner, sampler, steps, cfg_scale, width, height]."""
     limits = ctx.settings.limits
     manager = ctx.manager
+    current = getattr(getattr(ctx, "user_settings", None), "current", None)
+    get = lambda name, default: getattr(current, name, None) or default  # noqa: E731
     names = manager.checkpoint_names()
+    model = get("default_model", None)
+    model = model if model in names else manager.selected_checkpoint()
+    refiner = get("default_refiner", NONE)
+    refiner = refiner if refiner in manager.refiner_names() else NONE
+    sampler = get("sampler", "Euler a")
+    size = lambda v: min(max(int(v) // 8 * 8, limits.min_size), limits.max_size)  # noqa: E731
+    return [model, refiner, sampler if sampler in SAMPLER_NAMES else "Euler a",
+            min(int(get("steps", 20)), limits.max_steps),
+            min(float(get("cfg_scale", 7.0)), limits.max_cfg),
+            size(get("width", 1024)), size(get("height", 1024))]
+
+
+def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
+    """Checkpoint picker with Refresh, SDXL size presets, sampler, steps, CFG, seed, batch.
+
+    In img2img the checkpoint list also offers refiners: a refiner run as img2img at a low
+    denoising strength refines an existing image.
+    """
+    limits = ctx.settings.limits
+    manager = ctx.manager
+    d_model, d_refiner, d_sampler, d_steps, d_cfg, d_width, d_height = user_defaults(ctx)
+    names = manager.checkpoint_names()
+    if tab == "img2img":
+        names = names + [n for n in manager.refiner_names() if n not in names]
     with gr.Row():
-        model = gr.Dropdown(names, value=manager.selected_checkpoint(), label="Checkpoint",
+        model = gr.Dropdown(names, value=d_model, label="Checkpoint",
                             scale=4, allow_custom_value=True, elem_id=f"{tab}_checkpoint")
         refresh = gr.Button("Refresh", scale=1, min_width=60, elem_id=f"{tab}_refresh")
     no_model = gr.Markdown("" if names else f"**{manager.no_model_message()}**",
@@ -95,16 +127,16 @@ def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
     with gr.Row(visible=with_size):
         preset = gr.Dropdown(PRESET_CHOICES, value=PRESET_CHOICES[0],
                              label="Size preset (SDXL)", scale=2, elem_id=f"{tab}_preset")
-        width = gr.Slider(limits.min_size, limits.max_size, value=1024, step=8, label="Width",
-                          scale=2, elem_id=f"{tab}_width")
-        height = gr.Slider(limits.min_size, limits.max_size, value=1024, step=8,
+        width = gr.Slider(limits.min_size, limits.max_size, value=d_width, step=8,
+                          label="Width", scale=2, elem_id=f"{tab}_width")
+        height = gr.Slider(limits.min_size, limits.max_size, value=d_height, step=8,
                            label="Height", scale=2, elem_id=f"{tab}_height")
     with gr.Row():
-        sampler = gr.Dropdown(SAMPLER_NAMES, value="Euler a", label="Sampling method",
+        sampler = gr.Dropdown(SAMPLER_NAMES, value=d_sampler, label="Sampling method",
                               elem_id=f"{tab}_sampler")
-        steps = gr.Slider(1, limits.max_steps, value=20, step=1, label="Sampling steps",
+        steps = gr.Slider(1, limits.max_steps, value=d_steps, step=1, label="Sampling steps",
                           elem_id=f"{tab}_steps")
-    cfg = gr.Slider(0, limits.max_cfg, value=7.0, step=0.5, label="CFG Scale",
+    cfg = gr.Slider(0, limits.max_cfg, value=d_cfg, step=0.5, label="CFG Scale",
                     elem_id=f"{tab}_cfg_scale")
     with gr.Row():
         seed = gr.Number(-1, label="Seed (-1 = random)", precision=0, elem_id=f"{tab}_seed")
@@ -115,7 +147,7 @@ def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
 
     with gr.Accordion("Refiner and VAE", open=False, elem_id=f"{tab}_refiner_accordion"):
         with gr.Row():
-            refiner = gr.Dropdown([NONE] + manager.refiner_names(), value=NONE,
+            refiner = gr.Dropdown([NONE] + manager.refiner_names(), value=d_refiner,
                                   label="Refiner", elem_id=f"{tab}_refiner")
             switch_at = gr.Slider(0.01, 1.0, value=0.8, step=0.01, label="Switch at",
                                   info="fraction of the steps the base runs before the "
@@ -130,6 +162,8 @@ def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
     def refresh_models():
         names = manager.checkpoint_names()
         message = "" if names else f"**{manager.no_model_message()}**"
+        if tab == "img2img":
+            names = names + [n for n in manager.refiner_names() if n not in names]
         return (gr.update(choices=names, value=manager.selected_checkpoint()), message,
                 gr.update(choices=[NONE] + manager.refiner_names()),
                 gr.update(choices=[NONE] + manager.vae_names()))
@@ -206,6 +240,8 @@ def stream_for_caller(ctx, req: GenerationRequest, request: gr.Request | None, p
     """
     job = JobProgress(preview_every=preview_interval(ctx))
     done = threading.Event()
+    changed = threading.Event()  # set by the job at every step, so previews go out at once
+    job.listeners.append(lambda _p: changed.set())
     box: dict = {}
 
     def work():
@@ -215,18 +251,21 @@ def stream_for_caller(ctx, req: GenerationRequest, request: gr.Request | None, p
             box["error"] = exc
         finally:
             done.set()
+            changed.set()
 
     worker = threading.Thread(target=work, name=f"job-{req.mode}", daemon=True)
     worker.start()
     shown_step, last_desc = -1, None
     try:
-        while not done.wait(0.2):
+        while not done.is_set():
+            changed.wait(0.5)
+            changed.clear()
             desc = job.describe()
             if desc != last_desc:
                 progress(None if job.queue_position is not None else
                          (job.done_steps, job.total_steps), desc=desc, unit="steps")
                 last_desc = desc
-            if job.preview is not None and job.preview_step != shown_step:
+            if job.preview is not None and job.preview_step != shown_step and not done.is_set():
                 shown_step = job.preview_step
                 yield ([(job.preview, f"preview, step {shown_step}")],
                        f"Preview at step {shown_step}/{job.total_steps}", None)
