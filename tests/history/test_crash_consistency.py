@@ -8,7 +8,6 @@ left without its record, nothing half-written remains.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys

@@ -113,7 +113,6 @@ def build_gallery_tab(ctx) -> GalleryTab:
         refresh = gr.Button("Refresh", size="sm", elem_id="gallery_refresh")
     page = gr.State(0)
     ids = gr.State([])
-    current = gr.State(None)
     with gr.Row():
         with gr.Column(scale=3):
             gallery = gr.Gallery(label="Gallery", columns=6, height=560, allow_preview=False,

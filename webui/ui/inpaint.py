@@ -13,10 +13,9 @@ from PIL import Image
 from webui.engine.images import RESIZE_MODES
 from webui.request import INPAINT_AREAS, MASKED_CONTENTS, GenerationRequest
 from webui.ui.image_modes import read_upload, run_with_notices
-from webui.ui.prompt_box import prompt_box
 from webui.ui.sendto import result_source
-from webui.ui.widgets import (common_controls, lora_picker, none_if_unset,
-                               output_panel, stop_button)
+from webui.ui.widgets import (common_controls, none_if_unset, output_panel,
+                               tab_fields, tab_header)
 
 MASK_MODES = ["Inpaint masked", "Inpaint not masked"]
 
@@ -90,13 +89,7 @@ def build_inpaint_tab(ctx):
                        mask_mode == MASK_MODES[1], resize_mode, styles, model, refiner,
                        refiner_switch_at, vae, request, progress)
 
-    with gr.Row():
-        with gr.Column(scale=3):
-            box = prompt_box("inpaint")
-            lora_picker(ctx, "inpaint", box.prompt)
-        with gr.Column(scale=1):
-            generate = gr.Button("Generate", variant="primary", elem_id="inpaint_generate")
-            stop_button(ctx, "inpaint")
+    box, generate = tab_header(ctx, "inpaint")
     with gr.Row():
         with gr.Column():
             editor = gr.ImageMask(label="Image (paint the area to repaint)", type="pil",
@@ -154,11 +147,7 @@ def build_inpaint_tab(ctx):
                   *controls.model_inputs()],
         out.outputs(), api_name="inpaint", concurrency_limit=None,
     )
-    fields = {"prompt": box.prompt, "negative_prompt": box.negative, "styles": box.styles,
-              "width": controls.width, "height": controls.height, "steps": controls.steps,
-              "cfg_scale": controls.cfg_scale, "seed": controls.seed,
-              "sampler": controls.sampler, "model": controls.model,
-              "denoising_strength": denoise, "image": editor}
+    fields = tab_fields(box, controls, denoising_strength=denoise, image=editor)
     return {"fields": fields, "send": send, "prompt": box.prompt, "negative": box.negative,
             "styles": box.styles,
             "controls": controls, "output": out, "image": editor,

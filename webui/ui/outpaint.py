@@ -6,10 +6,9 @@ import gradio as gr
 
 from webui.request import GenerationRequest
 from webui.ui.image_modes import read_upload, run_with_notices
-from webui.ui.prompt_box import prompt_box
 from webui.ui.sendto import result_source
-from webui.ui.widgets import (common_controls, lora_picker, none_if_unset,
-                               output_panel, stop_button)
+from webui.ui.widgets import (common_controls, none_if_unset, output_panel,
+                               tab_fields, tab_header)
 
 FILLS = {"edge extension": "fill", "noise": "latent noise"}
 
@@ -47,13 +46,7 @@ def build_outpaint_tab(ctx):
         )
         yield from run_with_notices(ctx, req, request, progress)
 
-    with gr.Row():
-        with gr.Column(scale=3):
-            box = prompt_box("outpaint")
-            lora_picker(ctx, "outpaint", box.prompt)
-        with gr.Column(scale=1):
-            generate = gr.Button("Generate", variant="primary", elem_id="outpaint_generate")
-            stop_button(ctx, "outpaint")
+    box, generate = tab_header(ctx, "outpaint")
     with gr.Row():
         with gr.Column():
             image = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"],
@@ -80,11 +73,7 @@ def build_outpaint_tab(ctx):
                   *controls.model_inputs()],
         out.outputs(), api_name="outpaint", concurrency_limit=None,
     )
-    fields = {"prompt": box.prompt, "negative_prompt": box.negative, "styles": box.styles,
-              "width": controls.width, "height": controls.height, "steps": controls.steps,
-              "cfg_scale": controls.cfg_scale, "seed": controls.seed,
-              "sampler": controls.sampler, "model": controls.model,
-              "denoising_strength": denoise, "image": image}
+    fields = tab_fields(box, controls, denoising_strength=denoise, image=image)
     return {"fields": fields, "send": send, "prompt": box.prompt, "negative": box.negative,
             "styles": box.styles,
             "controls": controls, "output": out, "image": image,

@@ -6,10 +6,9 @@ from __future__ import annotations
 import gradio as gr
 
 from webui.request import HR_UPSCALERS, GenerationRequest
-from webui.ui.prompt_box import prompt_box
 from webui.ui.sendto import result_source
-from webui.ui.widgets import (common_controls, lora_picker, none_if_unset,
-                               output_panel, stream_for_caller, stop_button)
+from webui.ui.widgets import (common_controls, none_if_unset, output_panel,
+                               stream_for_caller, tab_fields, tab_header)
 
 
 def build_txt2img_tab(ctx):
@@ -43,13 +42,7 @@ def build_txt2img_tab(ctx):
         )
         yield from stream_for_caller(ctx, req, request, progress)
 
-    with gr.Row():
-        with gr.Column(scale=3):
-            box = prompt_box("txt2img")
-            lora_picker(ctx, "txt2img", box.prompt)
-        with gr.Column(scale=1):
-            generate = gr.Button("Generate", variant="primary", elem_id="txt2img_generate")
-            stop_button(ctx, "txt2img")
+    box, generate = tab_header(ctx, "txt2img")
     with gr.Row():
         with gr.Column():
             controls = common_controls(ctx, "txt2img")
@@ -77,11 +70,7 @@ def build_txt2img_tab(ctx):
                   *controls.model_inputs()],
         out.outputs(), api_name="txt2img", concurrency_limit=None,
     )
-    fields = {"prompt": box.prompt, "negative_prompt": box.negative, "styles": box.styles,
-              "width": controls.width, "height": controls.height, "steps": controls.steps,
-              "cfg_scale": controls.cfg_scale, "seed": controls.seed,
-              "sampler": controls.sampler, "model": controls.model,
-              "denoising_strength": hr_denoise}
+    fields = tab_fields(box, controls, denoising_strength=hr_denoise)
     return {"fields": fields, "send": send, "prompt": box.prompt, "negative": box.negative,
             "styles": box.styles,
             "controls": controls, "output": out, "enable_hr": enable_hr, "hr_scale": hr_scale,

@@ -310,3 +310,26 @@ def stop_button(ctx, tab: str) -> gr.Button:
 
     btn.click(stop, None, None, api_name="stop" if tab == "txt2img" else False, queue=False)
     return btn
+
+
+def tab_header(ctx, tab: str):
+    """The top row of a generation tab: prompt box (with token counter, styles and the LoRA
+    picker) beside Generate and Stop. Returns (prompt box, Generate button)."""
+    from webui.ui.prompt_box import prompt_box
+
+    with gr.Row():
+        with gr.Column(scale=3):
+            box = prompt_box(tab)
+            lora_picker(ctx, tab, box.prompt)
+        with gr.Column(scale=1):
+            generate = gr.Button("Generate", variant="primary", elem_id=f"{tab}_generate")
+            stop_button(ctx, tab)
+    return box, generate
+
+
+def tab_fields(box, controls: CommonControls, **extra) -> dict:
+    """The components "Send parameters" can fill in a tab, by parameter name."""
+    return {"prompt": box.prompt, "negative_prompt": box.negative, "styles": box.styles,
+            "width": controls.width, "height": controls.height, "steps": controls.steps,
+            "cfg_scale": controls.cfg_scale, "seed": controls.seed,
+            "sampler": controls.sampler, "model": controls.model, **extra}
