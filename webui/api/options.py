@@ -55,6 +55,15 @@ def _defaults(settings) -> dict[str, Any]:
     }
 
 
+def _storable(values: dict) -> bool:
+    """True when ``values`` can be written as strict JSON in UTF-8 (and so read back)."""
+    try:
+        json.dumps(values, allow_nan=False, ensure_ascii=False, default=str).encode("utf-8")
+    except (ValueError, UnicodeEncodeError):
+        return False
+    return True
+
+
 class ApiOptions:
     """The options dict of one app instance; thread-safe."""
 
@@ -75,7 +84,10 @@ class ApiOptions:
         except (OSError, ValueError):
             log.warning("ignoring unreadable %s", self.path)
             return {}
-        return data if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            return {}
+        # a value that cannot be written back would break every GET: drop it
+        return {k: v for k, v in data.items() if _storable({k: v})}
 
     def _save(self) -> None:
         tmp = self.path.with_suffix(".tmp")
@@ -132,6 +144,9 @@ class ApiOptions:
         """Apply a (partial or whole) options dict; unknown keys are kept as sent."""
         if not isinstance(changes, dict):
             raise ApiError(400, "options must be a JSON object")
+        if not _storable(changes):
+            raise ApiError(400, "options must be plain JSON: no NaN/Infinity and no invalid "
+                                "characters (unpaired surrogates)")
         checkpoint = changes.get("sd_model_checkpoint")
         name = None
         if checkpoint is not None:
