@@ -212,7 +212,8 @@ def run_job(manager, req: GenerationRequest, progress: JobProgress | None,
                 params.update(spec.extra_params(req))
                 finish_params(params)
                 text = format_infotext(prompt, negative, params)
-                result.images.append(GeneratedImage(img, s, text, params))
+                result.images.append(GeneratedImage(
+                    img, s, text, params, latents=latents[i:i + 1].detach().to("cpu")))
     except Interrupted:
         log.info("%s interrupted after %d image(s)", req.mode, len(result.images))
         result.interrupted = True

@@ -18,6 +18,7 @@ class GeneratedImage:
     seed: int
     infotext: str
     params: dict  # A1111 infotext keys -> values
+    latents: object = None  # the sampler's final latents (1, 4, h/8, w/8) on the CPU
 
 
 @dataclass

@@ -45,17 +45,20 @@ def hires_params(req: GenerationRequest) -> dict:
 
 
 @torch.no_grad()
-def upscale_latents(pipe, images: list[Image.Image], size: tuple[int, int]) -> torch.Tensor:
-    """"Latent" upscaler: the images' latents (VAE mean) scaled bilinearly to ``size``/8.
-
-    The shared loop hands back decoded images, so the first pass's latents are recovered by
-    encoding them again rather than kept from the sampler.
-    """
+def upscale_latents(pipe, firsts: list, size: tuple[int, int]) -> torch.Tensor:
+    """"Latent" upscaler: the first pass's latents scaled bilinearly to ``size``/8, as A1111
+    does. The sampler's own latents are used; an image without them (none recorded) is
+    encoded with the VAE instead."""
     vae = pipe.vae
     dtype = next(vae.parameters()).dtype
-    pixels = pipe.image_processor.preprocess(images).to(vae.device, dtype)
-    latents = vae.encode(pixels).latent_dist.mode() * vae.config.scaling_factor
-    return F.interpolate(latents, size=(size[1] // 8, size[0] // 8), mode="bilinear",
+    parts = []
+    for first in firsts:
+        if first.latents is not None:
+            parts.append(first.latents.to(vae.device, dtype))
+        else:
+            pixels = pipe.image_processor.preprocess([first.image]).to(vae.device, dtype)
+            parts.append(vae.encode(pixels).latent_dist.mode() * vae.config.scaling_factor)
+    return F.interpolate(torch.cat(parts), size=(size[1] // 8, size[0] // 8), mode="bilinear",
                          align_corners=False)
 
 
@@ -63,7 +66,7 @@ def _hires_pass(manager, req: GenerationRequest, first: GenerationResult,
                 progress: JobProgress | None) -> GenerationResult:
     """Upscale each first-pass image and denoise it again at the Hires fix size."""
     size = hires_size(req)
-    by_seed = {g.seed: g.image for g in first.images}
+    by_seed = {g.seed: g for g in first.images}
     second_req = replace(req, seed=first.seed, width=size[0], height=size[1], enable_hr=False)
 
     def call_kwargs(r, seeds):
@@ -72,7 +75,7 @@ def _hires_pass(manager, req: GenerationRequest, first: GenerationResult,
             pipe = manager.pipeline(req.model).for_mode("img2img")
             image = upscale_latents(pipe, firsts, size)
         else:
-            image = [img.resize(size, Image.Resampling.LANCZOS) for img in firsts]
+            image = [g.image.resize(size, Image.Resampling.LANCZOS) for g in firsts]
         return {"image": image, "strength": req.hr_denoising_strength,
                 "num_inference_steps": req.hr_steps or req.steps}
 
