@@ -28,10 +28,23 @@ MADE_IT = "its tab"
 
 @dataclass
 class SendSource:
-    """A payload state and its send buttons (target -> button; ``its tab`` = its own mode)."""
+    """A payload state and its send buttons (target -> button; ``its tab`` = its own mode).
+
+    With ``inputs``/``to_payload`` set, the payload is computed from those components when a
+    button is clicked (a result gallery: its items and the selected index), so a click right
+    after a result arrives never sends a stale or empty payload.
+    """
 
     payload: gr.State
     buttons: dict = field(default_factory=dict)
+    inputs: list | None = None
+    to_payload: object = None
+
+    def click_inputs(self) -> list:
+        return self.inputs if self.inputs is not None else [self.payload]
+
+    def read(self, *values):
+        return self.to_payload(*values) if self.to_payload is not None else values[0]
 
 
 def send_buttons(tab: str, targets=SEND_TARGETS) -> SendSource:
@@ -104,18 +117,23 @@ def fields_from_file(path: str | None, mode: str | None) -> dict | None:
 
 
 def result_source(tab: str, gallery: gr.Gallery) -> SendSource:
-    """Send buttons under a tab's output gallery; the payload follows the selected image."""
+    """Send buttons under a tab's output gallery: they send the selected image (the first
+    until one is picked), read from the gallery at the moment of the click."""
     send = send_buttons(tab)
+    selected = gr.State(0)
 
-    def first(items):
-        return fields_from_file(path_of(items[0]), tab) if items else None
+    def picked(evt: gr.SelectData):
+        return evt.index if isinstance(evt.index, int) else 0
 
-    def picked(items, evt: gr.SelectData):
-        i = evt.index if isinstance(evt.index, int) else 0
-        return fields_from_file(path_of(items[i]), tab) if items and i < len(items) else None
+    def to_payload(items, index):
+        if not items:
+            return None
+        i = index if isinstance(index, int) and 0 <= index < len(items) else 0
+        return fields_from_file(path_of(items[i]), tab)
 
-    gallery.change(first, gallery, send.payload, api_visibility="private", queue=False)
-    gallery.select(picked, gallery, send.payload, api_visibility="private", queue=False)
+    gallery.change(lambda: 0, None, selected, api_visibility="private", queue=False)
+    gallery.select(picked, None, selected, api_visibility="private", queue=False)
+    send.inputs, send.to_payload = [gallery, selected], to_payload
     return send
 
 
@@ -138,7 +156,8 @@ def wire_sources(tabs: gr.Tabs, sources: list[SendSource], tab_fields: dict) -> 
             if target == MADE_IT:
                 outputs = [c for mode in tab_fields for c in tab_fields[mode].values()]
 
-                def back(payload):
+                def back(*values, source=source):
+                    payload = source.read(*values)
                     mode = (payload or {}).get("mode") or "txt2img"
                     mode = mode if mode in tab_fields else "txt2img"
                     values = []
@@ -148,20 +167,20 @@ def wire_sources(tabs: gr.Tabs, sources: list[SendSource], tab_fields: dict) -> 
                         values += field_updates(fields, comps)
                     return [*values, gr.Tabs(selected=mode)]
 
-                button.click(back, source.payload, [*outputs, tabs], api_visibility="private",
-                             queue=False)
+                button.click(back, source.click_inputs(), [*outputs, tabs],
+                             api_visibility="private", queue=False)
                 continue
             comps = tab_fields.get(target)
             if comps is None:
                 continue
 
-            def send(payload, target=target, names=tuple(comps)):
-                fields = dict(payload or {})
+            def send(*values, target=target, names=tuple(comps), source=source):
+                fields = dict(source.read(*values) or {})
                 if fields.get("image") and "image" in names:
                     fields["image"] = image_value(target, fields["image"])
                 if target != (fields.get("mode") or target):
                     fields.pop("denoising_strength", None)
                 return [*field_updates(fields, names), gr.Tabs(selected=target)]
 
-            button.click(send, source.payload, [*comps.values(), tabs],
+            button.click(send, source.click_inputs(), [*comps.values(), tabs],
                          api_visibility="private", queue=False)
