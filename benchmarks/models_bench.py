@@ -79,7 +79,6 @@ def bench_switching(models_dir: Path, a: str, b: str, lora: str | None, size: in
     lm = m.pipeline(a)
     req = _req(model=a, width=size, height=size)
     run_txt2img(m, req)  # warm-up
-    t_manager = timed(lambda: run_txt2img(m, _req(model=a, width=size, height=size)), 5)
 
     import torch
 
@@ -93,7 +92,13 @@ def bench_switching(models_dir: Path, a: str, b: str, lora: str | None, size: in
              num_inference_steps=4, guidance_scale=7.0,
              generator=[torch.Generator("cpu").manual_seed(1)], output_type="pil")
 
-    t_bare = timed(bare, 5)
+    bare()
+    # interleaved, so a busy machine slows both alike
+    t_m, t_b = [], []
+    for _ in range(7):
+        t_m.append(timed(lambda: run_txt2img(m, _req(model=a, width=size, height=size)), 1))
+        t_b.append(timed(bare, 1))
+    t_manager, t_bare = statistics.median(t_m), statistics.median(t_b)
     out["generation via manager (s)"] = t_manager
     out["bare diffusers call (s)"] = t_bare
     out["manager / bare (x)"] = t_manager / t_bare
