@@ -225,11 +225,6 @@ def test_exif_rotated_photo_is_honoured_by_the_inpaint_endpoint(app):
         _inpaint_keeps_outside(out.convert("RGB"), upright, mask, 0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug 4: webui/api/common.py open_image() never applies the EXIF orientation "
-    "(ImageOps.exif_transpose), unlike webui/engine/images.open_image used by the tabs: a "
-    "phone photo sent to /sdapi/v1/img2img or Stability's image-to-image is used lying on "
-    "its side (and its mask no longer fits)"))
 def test_exif_rotated_photo_is_honoured_by_the_a1111_api(app):
     """The same photo through ``/sdapi/v1/img2img`` (inpaint, a mask of its displayed size)."""
     ctx, _, http, _ = app
@@ -351,12 +346,6 @@ def test_image_at_the_limit_is_accepted(app):
     assert len(gallery) == 1
 
 
-API_LIMIT_BUG = ("bug 5: --max-image-pixels is not honoured by the HTTP API: webui/api/common.py "
-                 "open_image() only checks MAX_IMAGE_SIDE (8192 a side), so /sdapi/v1/img2img "
-                 "and Stability's image-to-image accept any image up to 8192x8192")
-
-
-@pytest.mark.xfail(strict=True, reason=API_LIMIT_BUG)
 def test_upload_above_max_image_pixels_is_refused_by_the_a1111_api(app):
     ctx, _, http, _ = app
     snap = Snapshot(ctx)
@@ -368,7 +357,6 @@ def test_upload_above_max_image_pixels_is_refused_by_the_a1111_api(app):
     snap.assert_nothing_written()
 
 
-@pytest.mark.xfail(strict=True, reason=API_LIMIT_BUG)
 def test_upload_above_max_image_pixels_is_refused_by_the_stability_api(app):
     ctx, _, http, _ = app
     engine = ctx.manager.checkpoint_names()[0]

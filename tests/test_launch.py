@@ -65,3 +65,78 @@ def test_starts_serving_without_loading_a_model(tiny_models_dir, tmp_path):
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert "loading checkpoint" not in out  # models load on first use, not at start
+
+
+def test_sharing_flags_and_env_vars(monkeypatch, tmp_path):
+    s = parse_settings(["--auth", "ann:pw-a,bob:pw-b", "--admins", "bob", "--share",
+                        "--max-queue", "5", "--api-auth", "api:pw-c", "--api-keys",
+                        "key-12345678"])
+    assert (s.admins, s.share, s.max_queue, s.login_enabled, s.api_credentials) == (
+        ("bob",), True, 5, True, True)
+    assert parse_settings(["--auth", "ann:pw,bob:pw"]).admins == ("ann",)  # first listed
+    assert parse_settings([]).max_queue == 64 and not parse_settings([]).login_enabled
+    f = tmp_path / "users.txt"
+    f.write_text("carol:pw\n")
+    monkeypatch.setenv("WEBUI_AUTH_FILE", str(f))
+    monkeypatch.setenv("WEBUI_MAX_QUEUE", "7")
+    s = parse_settings([])
+    assert s.login_enabled and s.admins == ("carol",) and s.max_queue == 7
+
+
+def run_launch(*args, timeout=60):
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    env.pop("WEBUI_LISTEN", None)
+    return subprocess.run([sys.executable, "launch.py", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_api_beyond_loopback_refuses_to_start_without_credentials():
+    out = run_launch("--listen", "--api")
+    assert out.returncode == 2
+    assert "refusing to serve the API on all interfaces" in out.stderr
+    assert "--api-auth" in out.stderr and "--insecure" in out.stderr
+
+
+def test_bad_auth_value_stops_with_a_message_and_no_password():
+    out = run_launch("--auth", "ann:TopSecret9,justaname")
+    assert out.returncode == 2 and "entry 2 is not user:password" in out.stderr
+    assert "TopSecret9" not in out.stderr + out.stdout
+    out = run_launch("--auth", "ann:pw", "--admins", "zed")
+    assert out.returncode == 2 and "unknown users: zed" in out.stderr
+
+
+def test_listening_without_login_warns_loudly():
+    from webui.app import startup_warnings
+    from webui.config import Settings
+
+    assert startup_warnings(Settings()) == []  # local: nothing to warn about
+    warned = startup_warnings(Settings(listen=True))
+    assert warned and "WITHOUT A LOGIN" in warned[0] and "--auth" in warned[0]
+    assert startup_warnings(Settings(listen=True, auth="a:b")) == []
+    assert "PUBLIC" in " ".join(startup_warnings(Settings(share=True)))
+
+
+def test_listen_start_prints_the_warning(tiny_models_dir, tmp_path):
+    from tests.ui.test_gradio_api import free_port
+
+    port = free_port()
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    proc = subprocess.Popen(
+        [sys.executable, "launch.py", "--listen", "--port", str(port), "--models-dir",
+         str(tiny_models_dir), "--outputs-dir", str(tmp_path / "o"), "--data-dir",
+         str(tmp_path / "d")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
+                break
+            except OSError:
+                assert proc.poll() is None
+                assert time.monotonic() < deadline
+                time.sleep(0.5)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert "WITHOUT A LOGIN" in out and "!!!!!!!!" in out

@@ -50,3 +50,36 @@ def test_every_output_format_keeps_parameters(tmp_path, fmt, suffix):
     assert info is not None
     assert info.prompt == "a cat, best quality" and info.negative_prompt == "blurry"
     assert (info.steps, info.seed, info.width, info.height) == (20, 42, 64, 64)
+
+
+@pytest.mark.parametrize("fmt, suffix", [("jpeg", ".jpg"), ("webp", ".webp")])
+def test_saved_settings_choose_format_and_file_name(ctx, fmt, suffix):
+    from tests.helpers import small_request
+
+    ctx.user_settings.save(output_format=fmt, filename_pattern="[seed]-[sampler]-[steps]")
+    saved = ctx.jobs.run(small_request(seed=77, steps=2), owner="local").saved
+    path = saved[0].path
+    assert path.suffix == suffix and path.name.endswith(f"-77-Euler-2{suffix}")
+    assert path.is_file() and not list((ctx.settings.outputs_dir / ".staging").glob("*"))
+    info = read_generation_info(path)
+    assert info is not None and info.seed == 77 and info.prompt == "a photo of a cat"
+    row = ctx.store.get(saved[0].id)
+    assert ctx.store.image_path(row) == path  # the row points at the written file
+    assert (ctx.settings.data_dir / "settings.json").is_file()
+
+
+def test_settings_save_refused_for_non_admins_and_in_demo(settings):
+    import gradio as gr
+
+    from webui.app import create_context
+    from webui.config import check_settings
+    from webui.ui.access import refusal
+
+    settings.auth = "ann:pw1,bob:pw2"
+    ctx = create_context(check_settings(settings))
+    as_user = lambda name: type("R", (), {"username": name, "session_hash": "s"})()  # noqa: E731
+    assert refusal(ctx, as_user("ann")) is None
+    assert "admin" in refusal(ctx, as_user("bob"))
+    settings.auth, settings.demo = None, True
+    assert "demo" in refusal(create_context(settings), as_user(None))
+    del gr

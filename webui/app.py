@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from webui.auth import Users, load_users
 from webui.config import Settings
 from webui.history.db import open_database
 from webui.history.store import HistoryStore
 from webui.jobs import JobRunner
 from webui.models.manager import ModelManager
-from webui.models.registry import HashCache, ModelRegistry
+from webui.models.registry import DbHashCache, ModelRegistry
+from webui.ratelimit import RateLimiter
+from webui.user_settings import SettingsStore
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +27,43 @@ class AppContext:
     manager: ModelManager
     store: HistoryStore
     jobs: JobRunner
+    users: Users = field(default_factory=Users)  # browser logins (empty: no login)
+    user_settings: SettingsStore | None = None  # the Settings tab's <data-dir>/settings.json
+    api_credentials: object = None  # webui.api.security.ApiCredentials
+    rate_limiter: RateLimiter | None = None  # per demo visitor
+
+
+class GuardedJobs:
+    """The job runner as front doors see it: the same object, except that ``run`` first
+    spends the caller's rate-limit token (demo) and runs inside ``spaces.GPU`` on a Hugging
+    Face ZeroGPU Space (when ``import spaces`` works). jobs.py knows nothing of either."""
+
+    def __init__(self, runner: JobRunner, rate_limiter: RateLimiter | None = None,
+                 gpu_wrapper=None):
+        self.runner = runner
+        self.rate_limiter = rate_limiter
+        self._run = gpu_wrapper(runner.run) if gpu_wrapper is not None else runner.run
+
+    def run(self, req, owner: str = "local", progress=None):
+        if self.rate_limiter is not None:
+            self.rate_limiter.take(owner)
+        return self._run(req, owner=owner, progress=progress)
+
+    def __getattr__(self, name):
+        return getattr(self.runner, name)
+
+
+def spaces_gpu_wrapper():
+    """``spaces.GPU`` when the ``spaces`` package (Hugging Face Spaces) is importable."""
+    try:
+        import spaces  # type: ignore[import-not-found]
+    except Exception:  # noqa: BLE001 - not on a Space: nothing special
+        return None
+    gpu = getattr(spaces, "GPU", None)
+    if gpu is None:
+        return None
+    log.info("spaces package found: generation runs inside spaces.GPU")
+    return lambda fn: functools.wraps(fn)(gpu(fn))
 
 
 def create_context(settings: Settings) -> AppContext:
@@ -34,13 +75,39 @@ def create_context(settings: Settings) -> AppContext:
     engine = open_database(settings.db_url)
     registry = ModelRegistry(settings.checkpoints_dir, settings.models_dir / "Lora",
                              settings.models_dir / "VAE",
-                             HashCache(settings.data_dir / "model_hashes.json"))
+                             DbHashCache(engine))
     manager = ModelManager(registry, settings.device, settings.dtype,
                            default_checkpoint=settings.ckpt, cache=settings.ckpt_cache,
                            offload=settings.offload)
-    store = HistoryStore(engine, settings.outputs_dir)
+    from webui.api.security import ApiCredentials
+
+    if not settings.login_enabled:
+        settings.admins = ()
+    users = load_users(settings.auth, settings.auth_file, ",".join(settings.admins) or None)
+    settings.admins = tuple(sorted(users.admins))
+    user_settings = SettingsStore(settings.data_dir / "settings.json")
+    store = HistoryStore(engine, settings.outputs_dir, user_settings=user_settings)
     store.reconcile()  # finish writes/deletes a crash left half-done (webui.history.store)
-    return AppContext(settings, manager, store, JobRunner(manager, store, settings.limits))
+    runner = JobRunner(manager, store, settings.limits, max_queue=settings.max_queue)
+    limiter = RateLimiter(settings.demo_rate) if settings.demo else None
+    jobs = GuardedJobs(runner, limiter, spaces_gpu_wrapper())
+    return AppContext(settings, manager, store, jobs, users=users, user_settings=user_settings,
+                      api_credentials=ApiCredentials.from_settings(settings),
+                      rate_limiter=limiter)
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """What the person starting a shared server must know (printed loudly at start)."""
+    out = []
+    if settings.listen and not settings.login_enabled and not settings.demo:
+        out.append("The app listens on all interfaces (--listen) WITHOUT A LOGIN: anyone who "
+                   "can reach this machine can generate, see every image and change settings. "
+                   "Add --auth user:pass (or --auth-file) to require a login.")
+    if settings.share and not settings.login_enabled and not settings.demo:
+        out.append("--share makes a PUBLIC link WITHOUT A LOGIN: add --auth user:pass.")
+    if settings.api_enabled and settings.insecure and not settings.api_credentials:
+        out.append("The API is served without credentials (--insecure).")
+    return out
 
 
 def build_app(ctx: AppContext):
@@ -76,11 +143,27 @@ def build_server(ctx: AppContext):
         return app, None
     import gradio as gr
 
+    from webui.ui.access import (FileGuardMiddleware, LoginPageGuard, VisitorCookieMiddleware,
+                                 gradio_app_of, visitor_of)
+
     demo = build_app(ctx)
-    demo.queue(default_concurrency_limit=1)
+    demo.queue(default_concurrency_limit=1, max_size=s.max_queue)
+    login = {}
+    if ctx.users.enabled:
+        login = dict(auth=ctx.users.check,
+                     auth_message="Log in with the user name and password you were given.")
+    elif s.demo:  # each browser is its own private visitor
+        login = dict(auth_dependency=visitor_of)
     app = gr.mount_gradio_app(app, demo, path="/", server_name=s.host,
                               server_port=s.port,
-                              allowed_paths=[str(s.outputs_dir.resolve())], show_error=True)
+                              allowed_paths=[str(s.outputs_dir.resolve())], show_error=True,
+                              **login)
+    app.add_middleware(FileGuardMiddleware, ctx=ctx,
+                       gradio_app_getter=functools.partial(gradio_app_of, app))
+    if ctx.users.enabled:
+        app.add_middleware(LoginPageGuard)
+    if s.demo and not ctx.users.enabled:
+        app.add_middleware(VisitorCookieMiddleware)
     return app, demo
 
 
@@ -97,10 +180,26 @@ class Server:
                                 timeout_graceful_shutdown=5)
         self._server = uvicorn.Server(config)
         self._thread = None
+        self.share_url: str | None = None
+        self.on_start = None  # called once serving (e.g. to open a share link)
+
+    def _after_start(self) -> None:
+        import threading
+        import time
+
+        def wait_then_call():
+            while not self._server.started and not self._server.should_exit:
+                time.sleep(0.1)
+            if self._server.started and self.on_start is not None:
+                self.on_start()
+
+        if self.on_start is not None:
+            threading.Thread(target=wait_then_call, name="webui-on-start", daemon=True).start()
 
     def run(self) -> None:
         """Serve in this thread until interrupted (Ctrl-C)."""
         log.info("Running on %s", self.local_url)
+        self._after_start()
         self._server.run()
 
     def start(self, timeout: float = 60.0) -> "Server":
@@ -120,6 +219,8 @@ class Server:
                 raise TimeoutError(f"server did not start in {timeout:g} s")
             time.sleep(0.05)
         log.info("Running on %s", self.local_url)
+        if self.on_start is not None:
+            self.on_start()
         return self
 
     def close(self) -> None:
@@ -132,9 +233,30 @@ class Server:
 def serve(ctx: AppContext, block: bool = True, port: int | None = None) -> Server:
     """Serve the app on ``settings.host``; ``block=False`` returns the running ``Server`` at
     once (tests), whose ``local_url`` and ``close()`` the caller uses."""
+    for warning in startup_warnings(ctx.settings):
+        bar = "!" * 78
+        log.warning("\n%s\n!! %s\n%s", bar, warning, bar)
     app, demo = build_server(ctx)
     server = Server(app, demo, ctx.settings.host, port or ctx.settings.port)
+    if ctx.settings.share and demo is not None:
+        server.share_url = None
+        server.on_start = lambda: _share(server)
     if not block:
         return server.start()
     server.run()
     return server
+
+
+def _share(server: "Server") -> None:
+    """Ask Gradio's share server for a public link (as ``launch(share=True)`` does)."""
+    import secrets
+
+    try:
+        from gradio import networking
+
+        url = networking.setup_tunnel("127.0.0.1", server.port, secrets.token_urlsafe(32),
+                                      None, None)
+        server.share_url = url
+        log.warning("Public share link: %s (anyone with it can use this app)", url)
+    except Exception as exc:  # noqa: BLE001 - offline, blocked, or frpc missing
+        log.error("could not create a share link: %s", exc)

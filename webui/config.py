@@ -41,6 +41,18 @@ class Settings:
     api: bool = False
     nowebui: bool = False
     limits: Limits = field(default_factory=Limits)
+    # -- sharing: LAN logins, hosted demo, queue, API credentials -------------------------
+    auth: str | None = None  # "user:pass,user2:pass2" (never shown anywhere)
+    auth_file: Path | None = None  # one user:password (plain or hashed) a line
+    admins: tuple[str, ...] = ()  # filled from --admins, else the first user listed
+    share: bool = False  # ask Gradio for a public share link
+    demo: bool = False  # hosted demo: capped jobs, private per-visitor history, rate limit
+    demo_rate: float = 6.0  # jobs a minute per demo visitor
+    max_queue: int = 64  # jobs waiting for the device before "queue full, try again"
+    api_auth: str | None = None  # HTTP Basic logins for the API
+    api_keys: str | None = None  # Bearer keys for the API, comma separated
+    api_keys_file: Path | None = None  # one key (or name:key) a line
+    insecure: bool = False  # allow the API beyond loopback without credentials
 
     @property
     def host(self) -> str:
@@ -50,6 +62,16 @@ class Settings:
     def api_enabled(self) -> bool:
         """The HTTP API is served with ``--api``, and always with ``--nowebui``."""
         return self.api or self.nowebui
+
+    @property
+    def login_enabled(self) -> bool:
+        """Browser logins (``--auth``/``--auth-file``) are on."""
+        return bool(self.auth or self.auth_file)
+
+    @property
+    def api_credentials(self) -> bool:
+        """The API asks for credentials: its own logins or keys, or the browser logins."""
+        return bool(self.api_auth or self.api_keys or self.api_keys_file or self.login_enabled)
 
     @property
     def db_url(self) -> str:
@@ -77,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--port", type=int, default=int(_env("port", 7860)),
                    help="HTTP port to serve on (default 7860).")
-    p.add_argument("--listen", action="store_true", default=_env_flag("listen"),
+    on_space = bool(os.environ.get("SPACE_ID"))  # a Hugging Face Space: public demo
+    p.add_argument("--listen", action="store_true", default=_env_flag("listen") or on_space,
                    help="Bind 0.0.0.0 so other machines on the network can connect "
                         "(default: 127.0.0.1 only).")
     p.add_argument("--models-dir", type=Path, default=Path(_env("models_dir", "models")),
@@ -120,15 +143,90 @@ def build_parser() -> argparse.ArgumentParser:
                         "Stability's REST v1 (/v1), with OpenAPI docs at /docs.")
     p.add_argument("--nowebui", action="store_true", default=_env_flag("nowebui"),
                    help="Serve the HTTP API only, without the browser UI (implies --api).")
+    p.add_argument("--auth", default=_env("auth", None), metavar="USER:PASS[,USER:PASS]",
+                   help="Require a login for the browser UI (and the API unless --api-auth or "
+                        "--api-keys is given). Each user sees only their own images and jobs.")
+    p.add_argument("--auth-file", type=Path, default=_env("auth_file", None),
+                   help="File of user:password lines; passwords may be hashed "
+                        "(python -m webui.auth hash USER prints a line).")
+    p.add_argument("--admins", default=_env("admins", None), metavar="USER[,USER]",
+                   help="Users who may change settings, import folders and delete anyone's "
+                        "images (default: the first user listed).")
+    p.add_argument("--share", action="store_true", default=_env_flag("share"),
+                   help="Ask Gradio for a public *.gradio.live link to this app (needs "
+                        "internet; combine with --auth).")
+    p.add_argument("--demo", action="store_true", default=_env_flag("demo") or on_space,
+                   help="Hosted-demo mode (e.g. a Hugging Face Space): steps <= 30, size <= "
+                        "1024, one image per job, no settings or model changes, each "
+                        "visitor's history private to their browser, a per-visitor rate "
+                        "limit.")
+    p.add_argument("--demo-rate", type=float, default=float(_env("demo_rate", 6)),
+                   help="Jobs a minute per demo visitor (default 6).")
+    p.add_argument("--max-queue", type=int, default=int(_env("max_queue", 64)),
+                   help="Jobs that may wait for the device; more are refused with "
+                        "'queue full, try again' (default 64).")
+    p.add_argument("--api-auth", default=_env("api_auth", None), metavar="USER:PASS[,USER:PASS]",
+                   help="HTTP Basic logins for the API.")
+    p.add_argument("--api-keys", default=_env("api_keys", None), metavar="KEY[,KEY]",
+                   help="API keys accepted as 'Authorization: Bearer <key>'.")
+    p.add_argument("--api-keys-file", type=Path, default=_env("api_keys_file", None),
+                   help="File of API keys, one 'key' or 'name:key' a line.")
+    p.add_argument("--insecure", action="store_true", default=_env_flag("insecure"),
+                   help="Serve the API beyond loopback (--listen) without any credentials.")
     return p
+
+
+class SettingsError(ValueError):
+    """Flags that cannot work together; the message says what to change."""
+
+
+DEMO_LIMITS = dict(max_steps=30, max_size=1024, max_batch_size=1, max_batch_count=1)
+
+
+def check_settings(s: Settings) -> Settings:
+    """Refuse unsafe or broken combinations (messages never contain a password) and fill
+    ``admins``."""
+    from webui.auth import AuthConfigError, load_users
+
+    if s.max_queue < 1:
+        raise SettingsError("--max-queue must be at least 1")
+    try:
+        users = load_users(s.auth, s.auth_file, ",".join(s.admins) or None)
+        if s.api_auth:
+            load_users(s.api_auth)
+        if s.api_keys_file is not None and not Path(s.api_keys_file).is_file():
+            raise AuthConfigError(f"cannot read --api-keys-file {s.api_keys_file}")
+    except AuthConfigError as exc:
+        raise SettingsError(str(exc)) from None
+    s.admins = tuple(sorted(users.admins))
+    if s.listen and s.api_enabled and not s.api_credentials and not s.insecure:
+        raise SettingsError(
+            "refusing to serve the API on all interfaces (--listen) without credentials: "
+            "anyone on the network could run jobs and read settings. Add --api-auth "
+            "user:pass or --api-keys KEY (or --auth), or --insecure to serve it anyway.")
+    return s
 
 
 def parse_settings(argv: list[str] | None = None) -> Settings:
     """Parse command-line flags (falling back to env vars) into ``Settings``."""
-    a = build_parser().parse_args(argv)
-    return Settings(
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    limits = dict(max_image_pixels=a.max_image_pixels, max_size=a.max_size)
+    if a.demo:
+        limits.update(DEMO_LIMITS, max_size=min(a.max_size, DEMO_LIMITS["max_size"]))
+    s = Settings(
         port=a.port, listen=a.listen, models_dir=a.models_dir, outputs_dir=a.outputs_dir,
         data_dir=a.data_dir, db=a.db, ckpt=a.ckpt, device=a.device, dtype=a.dtype,
         ckpt_cache=a.ckpt_cache, offload=a.offload, api=a.api, nowebui=a.nowebui,
-        limits=Limits(max_image_pixels=a.max_image_pixels, max_size=a.max_size),
+        limits=Limits(**limits), auth=a.auth or None,
+        auth_file=Path(a.auth_file) if a.auth_file else None,
+        admins=tuple(x.strip() for x in (a.admins or "").split(",") if x.strip()),
+        share=a.share, demo=a.demo, demo_rate=a.demo_rate, max_queue=a.max_queue,
+        api_auth=a.api_auth or None, api_keys=a.api_keys or None,
+        api_keys_file=Path(a.api_keys_file) if a.api_keys_file else None,
+        insecure=a.insecure,
     )
+    try:
+        return check_settings(s)
+    except SettingsError as exc:
+        parser.error(str(exc))

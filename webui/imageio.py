@@ -5,6 +5,7 @@ as AUTOMATIC1111 writes them."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import ExifTags, Image
 from PIL.PngImagePlugin import PngInfo
@@ -19,9 +20,10 @@ def exif_with_comment(text: str) -> Image.Exif:
     return exif
 
 
-def save_with_parameters(image: Image.Image, path: Path, infotext: str, fmt: str = "png",
-                         quality: int = 95) -> None:
-    """Save ``image`` to ``path`` in ``fmt`` with ``infotext`` embedded."""
+def save_with_parameters(image: Image.Image, path: Path | BinaryIO, infotext: str,
+                         fmt: str = "png", quality: int = 95) -> None:
+    """Save ``image`` to ``path`` (a path or a binary file) in ``fmt`` with ``infotext``
+    embedded."""
     if fmt == "png":
         meta = PngInfo()
         meta.add_text("parameters", infotext)

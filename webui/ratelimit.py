@@ -5,9 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
+from webui.request import RequestError
 
-class RateLimited(RuntimeError):
-    """Too many jobs from one visitor; the message says when to come back."""
+
+class RateLimited(RequestError):
+    """Too many jobs from one visitor; the message says when to come back. (A
+    ``RequestError``, so the UI shows it as a plain error; the API answers 429.)"""
 
 
 class RateLimiter:

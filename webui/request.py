@@ -113,6 +113,12 @@ def validate(req: GenerationRequest, limits: Limits) -> GenerationRequest:
         except UnicodeEncodeError:
             raise RequestError(f"{name} contains characters that are not valid text "
                                "(unpaired surrogates)") from None
+    # an oversize upload is the first thing to say (its size may also be the job's size)
+    for what, img in (("image", req.init_image), ("mask", req.mask)):
+        if isinstance(img, Image.Image) and img.width * img.height > limits.max_image_pixels:
+            raise RequestError(
+                f"the {what} is {img.width}x{img.height} = {img.width * img.height} pixels, "
+                f"above the limit of {limits.max_image_pixels} (--max-image-pixels)")
     req.width = _as_int("width", req.width)
     req.height = _as_int("height", req.height)
     for name, v in (("width", req.width), ("height", req.height)):
@@ -189,11 +195,6 @@ def validate_mode_fields(req: GenerationRequest, limits: Limits) -> None:
         raise RequestError(f"{req.mode} needs an image")
     if not isinstance(req.init_image, Image.Image):
         raise RequestError("image must be a picture")
-    for what, img in (("image", req.init_image), ("mask", req.mask)):
-        if isinstance(img, Image.Image) and img.width * img.height > limits.max_image_pixels:
-            raise RequestError(
-                f"the {what} is {img.width}x{img.height} = {img.width * img.height} pixels, "
-                f"above the limit of {limits.max_image_pixels} (--max-image-pixels)")
     req.init_image = images.to_rgb(req.init_image)
     req.denoising_strength = _as_float("denoising strength", req.denoising_strength)
     _in_range("denoising strength", req.denoising_strength, 0, 1)

@@ -39,7 +39,7 @@ def test_send_txt2img_result_to_img2img_and_generate(app, pages):
     assert page.locator("#img2img_prompt textarea").input_value() == "a blue boat for send-to"
     page.wait_for_function(
         "() => document.querySelector('#img2img_width input[type=number]').value === '64'",
-        timeout=10_000)
+        timeout=30_000)
     set_number(page, "img2img_steps", 4)
     page.locator("#img2img_generate").click()
     page.wait_for_function(

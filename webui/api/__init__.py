@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import (http_exception_handler,
-                                        request_validation_exception_handler)
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,6 +22,8 @@ from webui.api.options import ApiOptions
 from webui.api.stability import stability_router
 from webui.models.loader import ModelLoadError
 from webui.models.registry import ModelNotFound
+from webui.queue import QueueFull
+from webui.ratelimit import RateLimited
 from webui.request import RequestError
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_request_error(request: Request, exc: RequestError):
         return _error(request, 400, str(exc))
 
+    @app.exception_handler(QueueFull)
+    async def on_queue_full(request: Request, exc: QueueFull):
+        return _error(request, 503, str(exc))  # "The queue is full ...; try again ..."
+
+    @app.exception_handler(RateLimited)
+    async def on_rate_limited(request: Request, exc: RateLimited):
+        return _error(request, 429, str(exc))
+
     @app.exception_handler(ModelNotFound)
     async def on_model_not_found(request: Request, exc: ModelNotFound):
         return _error(request, 404, str(exc), "not_found" if is_stability_path(
@@ -66,7 +75,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_validation(request: Request, exc: RequestValidationError):
         if is_stability_path(request.url.path):
             return _error(request, 400, _validation_text(exc))
-        return await request_validation_exception_handler(request, exc)
+        # FastAPI's own handler echoes each bad input, which JSON cannot always carry
+        # (NaN, 1e400, unpaired surrogates): report the errors without their inputs
+        detail = [{k: v for k, v in err.items() if k not in ("input", "ctx", "url")}
+                  for err in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": detail})
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException):
@@ -83,8 +96,19 @@ def install_api(app: FastAPI, ctx) -> ApiOptions:
     app.include_router(stability_router(ctx, options))
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
+    install_api_auth(app, ctx)
     app.state.api_options = options
     return options
+
+
+def install_api_auth(app: FastAPI, ctx) -> None:
+    """Ask every API caller for credentials when any are configured (``webui.api.security``);
+    the credentials are taken from ``ctx.api_credentials`` or the settings."""
+    from webui.api.security import ApiAuthMiddleware, ApiCredentials
+
+    creds = getattr(ctx, "api_credentials", None) or ApiCredentials.from_settings(ctx.settings)
+    if creds.enabled:
+        app.add_middleware(ApiAuthMiddleware, credentials=creds)
 
 
 __all__ = ["install_api", "ApiOptions", "ApiError"]

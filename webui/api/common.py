@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from fastapi import Request
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ def open_image(data: bytes, what: str = "image") -> Image.Image:
         if w > MAX_IMAGE_SIDE or h > MAX_IMAGE_SIDE:
             raise ApiError(400, f"{what} is {w}x{h}; at most {MAX_IMAGE_SIDE} pixels a side")
         img.load()
+        img = ImageOps.exif_transpose(img)  # phone photos: use them the way they are shown
     except ApiError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
@@ -160,6 +161,8 @@ def error_body(path: str, status: int, message: str, kind: str | None = None) ->
 
 
 _STABILITY_NAMES = {400: "bad_request", 401: "unauthorized", 403: "permission_denied",
-                    404: "not_found", 413: "payload_too_large", 500: "server_error"}
-_A1111_NAMES = {400: "BadRequest", 404: "NotFound", 413: "PayloadTooLarge",
-                422: "ValidationError", 500: "ServerError"}
+                    404: "not_found", 413: "payload_too_large", 429: "rate_limited",
+                    500: "server_error", 503: "server_busy"}
+_A1111_NAMES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+                413: "PayloadTooLarge", 422: "ValidationError", 429: "TooManyRequests",
+                500: "ServerError", 503: "ServiceUnavailable"}

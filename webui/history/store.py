@@ -2,7 +2,8 @@
 
 Writing an image (each step is its own method, so crash tests can stop at any of them):
 
-1. ``_stage``: the PNG goes to ``outputs/.staging/<token>.png`` and is fsynced;
+1. ``_stage``: the image (PNG, JPEG or WebP as the Settings tab says, parameters embedded)
+   goes to ``outputs/.staging/<token>.<ext>`` and is fsynced;
 2. ``_commit``: the row is committed with ``file_token = <token>`` and its final path;
 3. ``_publish``: the staged file is renamed to its final name (atomic, same file system).
 
@@ -22,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from PIL.PngImagePlugin import PngInfo
 from sqlalchemy import delete, distinct, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,6 +33,7 @@ from webui.history.boards import BoardsMixin
 from webui.history.db import has_fts
 from webui.history.query import GalleryQuery, filtered, ordered, visible
 from webui.history.schema import Generation
+from webui.imageio import FORMATS, save_with_parameters
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,10 @@ class HistoryStore(BoardsMixin):
     rows whose owner is ``owner``; an admin sees and changes all.
     """
 
-    def __init__(self, engine: Engine, outputs_dir: Path):
+    def __init__(self, engine: Engine, outputs_dir: Path, user_settings=None):
         self.engine = engine
         self.outputs_dir = Path(outputs_dir)
+        self.user_settings = user_settings  # output format and file-name pattern (optional)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.fts = has_fts(engine)
 
@@ -108,12 +110,31 @@ class HistoryStore(BoardsMixin):
         numbers = [int(m.group(1)) for p in folder.glob("*") if (m := _NUMBERED.match(p.name))]
         return max(numbers, default=0) + 1
 
-    def _stage(self, gen, token: str) -> Path:
+    def _output_style(self) -> tuple[str, str]:
+        """(format, file-name pattern) from the user settings; PNG and ``[seed]`` without."""
+        current = getattr(self.user_settings, "current", None)
+        if current is None:
+            return "png", "[seed]"
+        fmt = current.output_format if current.output_format in FORMATS else "png"
+        return fmt, current.filename_pattern or "[seed]"
+
+    @staticmethod
+    def _file_stem(pattern: str, req, gen, result) -> str:
+        from webui.user_settings import format_filename
+
+        now = datetime.now()
+        values = {"seed": gen.seed, "steps": req.steps, "cfg": f"{req.cfg_scale:g}",
+                  "width": gen.image.width, "height": gen.image.height, "sampler": req.sampler,
+                  "model_name": result.model_name or "", "model_hash": result.model_hash or "",
+                  "prompt": req.prompt, "date": now.strftime("%Y-%m-%d"),
+                  "datetime": now.strftime("%Y%m%d%H%M%S")}
+        return format_filename(pattern, values) or str(gen.seed)
+
+    def _stage(self, gen, token: str, fmt: str = "png") -> Path:
         self.staging_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.staging_dir / f"{token}.png"
-        meta = PngInfo()
-        meta.add_text("parameters", gen.infotext)
-        files.write_durably(tmp, lambda fh: gen.image.save(fh, format="PNG", pnginfo=meta))
+        tmp = self.staging_dir / f"{token}{FORMATS[fmt]}"
+        files.write_durably(tmp, lambda fh: save_with_parameters(gen.image, fh, gen.infotext,
+                                                                 fmt))
         return tmp
 
     def _commit(self, row: Generation) -> None:
@@ -125,15 +146,18 @@ class HistoryStore(BoardsMixin):
         os.replace(tmp, final)
 
     def record(self, result: GenerationResult, owner: str | None = None) -> list[SavedImage]:
-        """Save every image of ``result`` as PNG with its infotext and record one row each."""
+        """Save every image of ``result`` (PNG, or JPEG/WebP per the settings) with its
+        infotext and record one row each."""
         saved: list[SavedImage] = []
         req = result.request
         folder = self.day_dir(req.mode)
         folder.mkdir(parents=True, exist_ok=True)
+        fmt, pattern = self._output_style()
         for gen in result.images:
-            final = folder / f"{self._next_number(folder):05d}-{gen.seed}.png"
+            stem = self._file_stem(pattern, req, gen, result)
+            final = folder / f"{self._next_number(folder):05d}-{stem}{FORMATS[fmt]}"
             token = files.new_token()
-            tmp = self.staging_dir / f"{token}.png"
+            tmp = self.staging_dir / f"{token}{FORMATS[fmt]}"
             row = Generation(
                 mode=req.mode, prompt=req.prompt, negative_prompt=req.negative_prompt,
                 width=gen.image.width, height=gen.image.height, steps=req.steps,
@@ -144,7 +168,7 @@ class HistoryStore(BoardsMixin):
                 duration=result.duration, owner=owner, file_token=token,
             )
             try:
-                self._stage(gen, token)
+                self._stage(gen, token, fmt)
                 self._commit(row)
             except BaseException:
                 tmp.unlink(missing_ok=True)
@@ -276,7 +300,8 @@ class HistoryStore(BoardsMixin):
         self._remove_files(doomed)
         self._drop_rows([r.id for r in doomed])
         report.deleted = [r.id for r in doomed]
-        staged = sorted(self.staging_dir.glob("*.png")) if self.staging_dir.is_dir() else []
+        staged = sorted(p for p in self.staging_dir.glob("*")
+                        if p.suffix in FORMATS.values()) if self.staging_dir.is_dir() else []
         for tmp in staged:
             with Session(self.engine) as session:
                 row = session.scalars(select(Generation).where(

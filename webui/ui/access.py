@@ -226,3 +226,46 @@ def gradio_app_of(app):
         if isinstance(inner, App):
             return inner
     return None
+
+
+class LoginPageGuard:
+    """Gradio's login page embeds the app's whole API description (endpoint names, model
+    names, defaults) for anonymous visitors; blank it in pages served before login."""
+
+    _INFO = re.compile(rb"window\.gradio_api_info = .*?;</script>", re.DOTALL)
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "GET":
+            await self.app(scope, receive, send)
+            return
+        start = None
+        chunks: list[bytes] = []
+
+        async def buffered_send(message):
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = dict(message.get("headers") or [])
+                if not headers.get(b"content-type", b"").startswith(b"text/html"):
+                    start = False
+                    await send(message)
+                else:
+                    start = message
+                return
+            if start is False:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(chunks)
+            if re.search(rb'"auth_required":\s*true', body):
+                body = self._INFO.sub(b"window.gradio_api_info = null;</script>", body)
+            headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send(dict(start, headers=headers))
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, buffered_send)

@@ -140,10 +140,13 @@ def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
                     elem_id=f"{tab}_cfg_scale")
     with gr.Row():
         seed = gr.Number(-1, label="Seed (-1 = random)", precision=0, elem_id=f"{tab}_seed")
-        batch_count = gr.Slider(1, limits.max_batch_count, value=1, step=1,
-                                label="Batch count", elem_id=f"{tab}_batch_count")
-        batch_size = gr.Slider(1, limits.max_batch_size, value=1, step=1, label="Batch size",
-                               elem_id=f"{tab}_batch_size")
+        # a slider needs max > min: with a cap of 1 (the demo) it shows 1 and is locked
+        batch_count = gr.Slider(1, max(2, limits.max_batch_count), value=1, step=1,
+                                label="Batch count", elem_id=f"{tab}_batch_count",
+                                interactive=limits.max_batch_count > 1)
+        batch_size = gr.Slider(1, max(2, limits.max_batch_size), value=1, step=1,
+                               label="Batch size", elem_id=f"{tab}_batch_size",
+                               interactive=limits.max_batch_size > 1)
 
     with gr.Accordion("Refiner and VAE", open=False, elem_id=f"{tab}_refiner_accordion"):
         with gr.Row():
