@@ -33,7 +33,9 @@ def main(out: str) -> None:
         page.get_by_label("Size preset (SDXL)").click()
         page.get_by_role("option", name="832x1216").click()
         page.locator("#txt2img_generate").click()
-        page.locator("#txt2img_gallery img").first.wait_for(timeout=120_000)
+        page.wait_for_function(  # the final result, not a live preview
+            "() => document.querySelector('#txt2img_info textarea').value.includes('Seed:')",
+            timeout=300_000)
         page.wait_for_timeout(1000)
         page.screenshot(path=out, full_page=True)
         browser.close()
