@@ -282,3 +282,28 @@ def test_img2img_and_inpaint(api):
     assert r.json()["parameters"]["init_images"]
     modes = {row.mode for row in ctx.store.recent()}
     assert modes == {"img2img", "inpaint"}
+
+
+def test_progress_shows_a_live_preview_of_the_callers_job(api):
+    import base64
+    import io
+
+    from PIL import Image
+
+    ctx, client = api
+    answer = {}
+    thread = threading.Thread(target=lambda: answer.update(r=client.post(
+        "/sdapi/v1/txt2img", json={"prompt": "a cat", "width": 64, "height": 64,
+                                   "steps": 120, "sampler_name": "Euler"})), daemon=True)
+    thread.start()
+    preview, deadline = None, time.monotonic() + 60
+    while preview is None and thread.is_alive() and time.monotonic() < deadline:
+        p = client.get("/sdapi/v1/progress").json()
+        preview = p["current_image"]
+        time.sleep(0.02)
+    thread.join(60)
+    assert preview is not None, "no preview seen while the job ran"
+    with Image.open(io.BytesIO(base64.b64decode(preview))) as img:
+        assert img.size == (8, 8)  # the latent-size live preview of a 64 px job
+    assert client.get("/sdapi/v1/progress?skip_current_image=true").json()["current_image"] is None
+    assert answer["r"].status_code == 200

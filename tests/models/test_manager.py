@@ -224,12 +224,13 @@ def test_twenty_switches_do_not_grow_memory(tiny_models_dir, budget):
     for name in names:
         run_txt2img(manager, small_request(model=name, steps=1))
     level = rss()
+    cuda_level = torch.cuda.memory_allocated() if torch.cuda.is_available() else 0
     for i in range(20):
         run_txt2img(manager, small_request(model=names[i % 3], steps=1))
     grown = rss() - level
     assert grown < 0.05 * level, f"RSS grew by {grown / 2**20:.1f} MiB from {level / 2**20:.0f}"
-    if torch.cuda.is_available():  # pragma: no cover - no GPU here
-        assert torch.cuda.memory_allocated() < 1.05 * torch.cuda.memory_allocated()
+    if torch.cuda.is_available():  # pragma: no cover - no GPU on the CI machines
+        assert torch.cuda.memory_allocated() <= 1.05 * cuda_level
 
 
 def test_refiner_refuses_txt2img_with_clear_message(tiny_models_dir):

@@ -7,6 +7,9 @@ Jobs go through ``ctx.jobs`` (the queue the UI uses) as the caller's own jobs; `
 
 from __future__ import annotations
 
+import base64
+import io
+
 import logging
 from datetime import datetime
 from typing import Any
@@ -21,6 +24,7 @@ from webui.api.common import caller_owner, decode_base64, file_base64, open_imag
 from webui.engine.progress import JobProgress
 from webui.history.infotext import parse_infotext
 from webui.history.pnginfo import read_generation_info
+from webui.user_settings import preview_interval
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +32,24 @@ PREFIX = "/sdapi/v1"
 
 
 def _respond(ctx, req, body, owner: str, exclude: set[str] | None = None) -> dict:
-    outcome = ctx.jobs.run(req, owner=owner, progress=JobProgress())
+    # live previews for /progress's current_image, as often as the Settings tab says
+    outcome = ctx.jobs.run(req, owner=owner,
+                           progress=JobProgress(preview_every=preview_interval(ctx)))
     result = outcome.result
     images = [file_base64(s.path) for s in outcome.saved] if body.send_images is not False else []
     return {"images": images, "parameters": body.model_dump(exclude=exclude or set()),
             "info": adapter.info_json(result, req)}
 
 
-def _progress(ctx, owner: str) -> dict:
+def _preview_base64(job) -> str | None:
+    if job.preview is None:
+        return None
+    buf = io.BytesIO()
+    job.preview.save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _progress(ctx, owner: str, skip_current_image: bool = False) -> dict:
     job = ctx.jobs.progress_of(owner)
     state = {"skipped": False, "interrupted": False, "stopping_generation": False, "job": "",
              "job_count": 0, "job_timestamp": "0", "job_no": 0, "sampling_step": 0,
@@ -46,8 +60,9 @@ def _progress(ctx, owner: str) -> dict:
     state.update(interrupted=job.stopped, job="generate", job_count=1,
                  job_timestamp=datetime.now().strftime("%Y%m%d%H%M%S"),
                  sampling_step=job.done_steps, sampling_steps=job.total_steps)
+    current = None if skip_current_image else _preview_base64(job)
     return {"progress": round(job.fraction, 4), "eta_relative": round(job.eta_seconds or 0.0, 2),
-            "state": state, "current_image": None,
+            "state": state, "current_image": current,
             "textinfo": job.describe() if job.total_steps else "Waiting in the queue..."}
 
 
@@ -88,7 +103,7 @@ def a1111_router(ctx, options) -> APIRouter:
     @r.get("/progress", response_model=ProgressResponse)
     def progress(request: Request, skip_current_image: bool = False):
         """Progress of the caller's own running job (zero when it has none)."""
-        return _progress(ctx, caller_owner(request))
+        return _progress(ctx, caller_owner(request), skip_current_image)
 
     @r.post("/interrupt")
     def interrupt(request: Request):

@@ -15,6 +15,7 @@ from webui.engine.samplers import SAMPLER_NAMES
 from webui.models.loader import ModelLoadError
 from webui.models.registry import ModelNotFound
 from webui.queue import QueueFull
+from webui.user_settings import preview_interval
 from webui.request import SIZE_PRESETS, GenerationRequest, RequestError
 
 log = logging.getLogger(__name__)
@@ -221,16 +222,6 @@ def output_panel(tab: str) -> OutputPanel:
     info = gr.Textbox(label="Generation parameters", lines=4, interactive=False,
                       elem_id=f"{tab}_info")
     return OutputPanel(gallery, info, used_seed)
-
-
-DEFAULT_PREVIEW_EVERY = 5
-
-
-def preview_interval(ctx) -> int:
-    """Steps between live previews: the Settings value, else every 5 steps."""
-    store = getattr(ctx, "user_settings", None)
-    value = getattr(getattr(store, "current", None), "live_preview_every", None)
-    return DEFAULT_PREVIEW_EVERY if value is None else int(value)
 
 
 def stream_for_caller(ctx, req: GenerationRequest, request: gr.Request | None, progress):
