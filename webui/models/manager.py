@@ -218,6 +218,12 @@ class ModelManager:
             self._current = lm
             return lm
 
+    def preload(self, checkpoint: str) -> LoadedModel:
+        """Load ``checkpoint`` into the RAM cache and make it the selected one, ready on the
+        device for the next job (what A1111 does when a client sets sd_model_checkpoint).
+        Raises ``ModelNotFound``/``ModelLoadError`` with the reason; nothing changes then."""
+        return self.pipeline(checkpoint)
+
     def refiner(self, name: str, base: LoadedModel) -> LoadedModel:
         """The refiner ``name`` resident beside ``base`` (both on the device when memory
         allows; with offload on, diffusers moves each to the GPU only while it runs)."""
