@@ -53,30 +53,35 @@ def bench_switching(models_dir: Path, a: str, b: str, lora: str | None, size: in
 
     out = {}
     # cold: a fresh manager each time reads the checkpoint from disk
-    out["cold load from disk (s)"] = timed(lambda: _manager(models_dir).pipeline(a), 3)
+    out["cold load from disk (s)"] = timed(lambda: _manager(models_dir).preload(a), 3)
     m = _manager(models_dir)
-    m.pipeline(a)
-    m.pipeline(b)
+    m.preload(a)
+    m.preload(b)
 
     def switch():
-        m.pipeline(a)
-        m.pipeline(b)
+        m.preload(a)
+        m.preload(b)
 
     out["switch to cached checkpoint (s)"] = timed(switch, 10) / 2
     out["cached switch speed-up (x)"] = out["cold load from disk (s)"] / max(
         out["switch to cached checkpoint (s)"], 1e-9)
     if lora:
-        lm = m.pipeline(a)
-        m.apply_loras(lm, [(lora, 1.0)])
+        from webui.models.bundle import JobModels
+
+        def use(loras):
+            with m.prepare(JobModels(a, loras=tuple(loras))):
+                pass
+
+        use([(lora, 1.0)])
 
         def lora_switch():
-            m.apply_loras(lm, [(lora, 1.0)])
-            m.apply_loras(lm, [])
+            use([(lora, 1.0)])
+            use([])
 
         out["LoRA on/off switch (s)"] = timed(lora_switch, 10) / 2
         out["base reload instead (s)"] = out["cold load from disk (s)"]
     # generation through the manager vs a bare diffusers call on the same pipeline
-    lm = m.pipeline(a)
+    lm = m.preload(a)
     req = _req(model=a, width=size, height=size)
     run_txt2img(m, req)  # warm-up
 

@@ -49,10 +49,32 @@ def test_hires_batch_keeps_seeds(ctx):
 @pytest.mark.parametrize("change, message", [
     (dict(hr_scale=5), "hires upscale must be between 1 and 4, got 5"),
     (dict(hr_upscaler="ESRGAN"), "unknown hires upscaler 'ESRGAN'"),
-    (dict(hr_denoising_strength=0.1), "runs no step"),
     (dict(width=1024, hr_scale=2.5), "above the limit of 2048"),
 ])
 def test_bad_hires_is_refused(ctx, change, message):
     with pytest.raises(RequestError, match=message):
         ctx.jobs.run(small_request(enable_hr=True, **change))
     assert ctx.store.count() == 0
+
+
+def unet_calls(ctx, model="tiny-sdxl-a"):
+    """Count UNet forward calls of ``model`` (a list that grows by one per call)."""
+    calls = []
+    unet = ctx.manager.preload(model).pipe.unet
+    return calls, unet.register_forward_hook(lambda *a: calls.append(1))
+
+
+@pytest.mark.parametrize("strength", [0.0, 0.1])
+def test_hires_strength_that_rounds_to_no_step_runs_one(ctx, strength):
+    """A1111 answers hires fix with denoising 0 (or steps x strength < 1) by running one
+    step at the lowest noise; so do we, instead of refusing the request."""
+    calls, hook = unet_calls(ctx)
+    try:
+        out = ctx.jobs.run(small_request(enable_hr=True, hr_scale=1.5, hr_upscaler="Lanczos",
+                                         hr_denoising_strength=strength, steps=4))
+    finally:
+        hook.remove()
+    gen = out.result.images[0]
+    assert gen.image.size == (96, 96)
+    assert len(calls) == 4 + 1  # the first pass's 4 steps, then exactly one hires step
+    assert parse_infotext(gen.infotext)["params"]["Denoising strength"] == f"{strength:g}"

@@ -66,11 +66,24 @@ def test_resize_modes_run_end_to_end(ctx, mode):
     assert parse_infotext(gen.infotext)["params"]["Resize mode"] == mode
 
 
-def test_strength_too_low_for_the_steps_is_refused(ctx):
+def test_img2img_without_image_is_refused(ctx):
     from webui.request import RequestError
 
-    with pytest.raises(RequestError, match="denoising strength 0.3 with 2 steps runs no step"):
-        img2img(ctx, denoising_strength=0.3)
     with pytest.raises(RequestError, match="img2img needs an image"):
         img2img(ctx, init_image=None)
     assert ctx.store.count() == 0
+
+
+def test_strength_that_rounds_to_no_step_runs_one(ctx):
+    """steps x denoising strength < 1 runs one step (A1111, ComfyUI) instead of a 400."""
+    from tests.engine.test_hires import unet_calls
+
+    calls, hook = unet_calls(ctx)
+    try:
+        out = img2img(ctx, steps=10, denoising_strength=0.05)
+    finally:
+        hook.remove()
+    assert len(calls) == 1
+    gen = out.result.images[0]
+    assert parse_infotext(gen.infotext)["params"]["Denoising strength"] == "0.05"
+    assert gen.image.size == (64, 64) and ctx.store.count() == 1

@@ -97,5 +97,5 @@ def test_mask_of_other_size_is_resized_with_a_notice(ictx):
 
 
 def test_only_the_9_channel_checkpoint_has_9_channels(ictx):
-    pipe = ictx.manager.pipeline("tiny-sdxl-inpaint").for_mode("inpaint")
+    pipe = ictx.manager.preload("tiny-sdxl-inpaint").pipe
     assert pipe.unet.config.in_channels == 9

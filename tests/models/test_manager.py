@@ -16,7 +16,7 @@ from webui.engine.txt2img import run_txt2img
 from webui.history.infotext import parse_infotext
 from webui.models.loader import ModelLoadError
 from webui.models.lora import extract_lora_tags
-from webui.models.manager import ModelManager, parse_cache_budget
+from webui.models.manager import JobModels, ModelManager, parse_cache_budget
 from webui.models.registry import ModelRegistry
 
 
@@ -59,23 +59,23 @@ def test_switch_back_gives_same_pixels_and_reads_no_file(tiny_models_dir):
 def test_lru_budget_evicts_least_recently_used(tiny_models_dir):
     manager = manager_for(tiny_models_dir, cache="2")
     for name in ("tiny-sdxl-a", "tiny-sdxl-b", "tiny-sdxl-c"):
-        manager.pipeline(name)
+        manager.preload(name)
     assert manager.cached_names() == ["tiny-sdxl-b", "tiny-sdxl-c"]
-    manager.pipeline("tiny-sdxl-b")
-    manager.pipeline("tiny-sdxl-a")
+    manager.preload("tiny-sdxl-b")
+    manager.preload("tiny-sdxl-a")
     assert manager.cached_names() == ["tiny-sdxl-b", "tiny-sdxl-a"]
     assert manager.loads_from_disk == 4
 
 
 def test_base_and_refiner_share_text_encoder_2_and_vae(tiny_models_dir):
     manager = manager_for(tiny_models_dir)
-    base = manager.pipeline("tiny-sdxl-a")
-    refiner = manager.refiner("tiny-sdxl-refiner", base)
+    with manager.prepare(JobModels("tiny-sdxl-a", refiner="tiny-sdxl-refiner")) as job:
+        base, refiner = job.base, job.refiner
     assert refiner.pipe.text_encoder_2 is base.pipe.text_encoder_2
     assert refiner.pipe.vae is base.pipe.vae
     assert refiner.pipe.unet is not base.pipe.unet
     # a different base shares nothing it does not hold identically
-    other = manager.pipeline("tiny-sdxl-b")
+    other = manager.preload("tiny-sdxl-b")
     assert other.pipe.vae is not base.pipe.vae
 
 
@@ -87,11 +87,11 @@ def test_corrupt_and_pickle_refused_current_model_kept(tiny_models_dir, tmp_path
     (sd / "tiny-sdxl-c.safetensors").write_bytes(data[: len(data) - 1000])  # truncated
     (sd / "evil.ckpt").write_bytes(b"\x80\x04c__builtin__\neval\n")  # a pickle payload
     manager = manager_for(models)
-    manager.pipeline("tiny-sdxl-a")
+    manager.preload("tiny-sdxl-a")
     with pytest.raises(ModelLoadError, match="truncated"):
-        manager.pipeline("tiny-sdxl-c")
+        manager.preload("tiny-sdxl-c")
     with pytest.raises(ModelLoadError, match="pickle files can run code"):
-        manager.pipeline("evil")
+        manager.preload("evil")
     assert manager.current.info.name == "tiny-sdxl-a"
     assert manager.cached_names() == ["tiny-sdxl-a"]
     assert run_txt2img(manager, small_request()).images  # still serving
@@ -99,8 +99,8 @@ def test_corrupt_and_pickle_refused_current_model_kept(tiny_models_dir, tmp_path
 
 def test_refiner_handoff_runs_both_unets(tiny_models_dir):
     manager = manager_for(tiny_models_dir)
-    base = manager.pipeline("tiny-sdxl-a")
-    refiner = manager.refiner("tiny-sdxl-refiner", base)
+    with manager.prepare(JobModels("tiny-sdxl-a", refiner="tiny-sdxl-refiner")) as job:
+        base, refiner = job.base, job.refiner
     calls = {"base": 0, "refiner": 0}
     hooks = [base.pipe.unet.register_forward_hook(lambda *a: calls.__setitem__(
                  "base", calls["base"] + 1)),
@@ -172,7 +172,7 @@ def test_fp16_overflowing_vae_is_decoded_again_upcast(tiny_models_dir):
     import copy
 
     manager = manager_for(tiny_models_dir)
-    pipe = manager.pipeline("tiny-sdxl-a").pipe
+    pipe = manager.preload("tiny-sdxl-a").pipe
     vae16 = copy.deepcopy(pipe.vae)
     with torch.no_grad():
         vae16.post_quant_conv.weight.mul_(2e4)  # activations beyond fp16's 65504
@@ -191,7 +191,7 @@ def test_fp16_overflowing_vae_is_decoded_again_upcast(tiny_models_dir):
 
 def test_tiled_decode_for_large_images(tiny_models_dir):
     manager = manager_for(tiny_models_dir)
-    pipe = manager.pipeline("tiny-sdxl-a").pipe
+    pipe = manager.preload("tiny-sdxl-a").pipe
     latents = torch.randn(1, 4, 40, 40, generator=torch.Generator().manual_seed(0))
     whole = np.asarray(decode_latents(pipe, pipe.vae, latents), dtype=np.int16)
     tiled = np.asarray(decode_latents(pipe, pipe.vae, latents, tile_above=64 * 64),
@@ -243,5 +243,5 @@ def test_hub_id_offline_is_a_clear_error_without_network(tiny_models_dir, monkey
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     manager = manager_for(tiny_models_dir, default_checkpoint=None)
     with pytest.raises(ModelLoadError, match="is a hub id and this app runs offline"):
-        manager.pipeline("stabilityai/stable-diffusion-xl-base-1.0")
+        manager.preload("stabilityai/stable-diffusion-xl-base-1.0")
     assert manager.cached_names() == []

@@ -16,7 +16,7 @@ def dim(pipe) -> int:
 
 
 def base_pipe(ctx):
-    return ctx.manager.pipeline("tiny-sdxl-a").pipe
+    return ctx.manager.preload("tiny-sdxl-a").pipe
 
 
 def test_plain_prompt_matches_diffusers_own_encoding(ctx):

@@ -17,6 +17,7 @@ from webui.engine.progress import Interrupted, JobProgress
 from webui.engine.result import GeneratedImage, GenerationResult, base_params, finish_params
 from webui.engine.samplers import make_scheduler
 from webui.history.infotext import format_infotext
+from webui.models.bundle import JobBundle, JobModels
 from webui.models.lora import extract_lora_tags
 from webui.prompting.encode import prompt_kwargs
 from webui.prompting.styles import apply_styles
@@ -30,14 +31,16 @@ class ModeSpec:
     """What one mode adds to the shared loop.
 
     pipeline: which diffusers pipeline family to call ("txt2img", "img2img", "inpaint").
-    call_kwargs(req, seeds) -> extra pipeline kwargs (image, mask_image, strength, size...).
+    call_kwargs(req, seeds, pipe) -> extra pipeline kwargs (image, mask_image, strength,
+    size...); ``pipe`` is the job's pipeline view for this mode.
     extra_params(req) -> A1111 infotext keys written after the common ones.
     postprocess(image, index_in_batch) -> image (e.g. paste an inpainted crop back).
     size: the (width, height) recorded as ``Size`` (defaults to the request's).
     """
 
     pipeline: str
-    call_kwargs: Callable[[GenerationRequest, list[int]], dict] = lambda req, seeds: {}
+    call_kwargs: Callable[[GenerationRequest, list[int], object], dict] = \
+        lambda req, seeds, pipe: {}
     extra_params: Callable[[GenerationRequest], dict] = lambda req: {}
     postprocess: Callable[[Image.Image, int], Image.Image] | None = None
     size: tuple[int, int] | None = None
@@ -73,45 +76,30 @@ class _StepCounter:
         return kwargs
 
 
-@dataclass
-class _Models:
-    """The modules one job runs with, and the infotext keys that name them."""
-
-    base: object
-    pipe: object
-    vae: object
-    refiner: object | None = None
-    refiner_pipe: object | None = None
-    params: dict | None = None
+def job_models(req: GenerationRequest, modes: tuple[str, ...],
+               loras: list[tuple[str, float]]) -> JobModels:
+    """What ``req`` needs from the model manager, asked for once per job."""
+    return JobModels(checkpoint=req.model, modes=modes, refiner=req.refiner,
+                     refiner_switch_at=req.refiner_switch_at, vae=req.vae,
+                     loras=tuple(loras),
+                     make_scheduler=lambda config: make_scheduler(req.sampler, config))
 
 
-def _prepare_models(manager, req: GenerationRequest, spec: ModeSpec, loras) -> _Models:
-    """Base (with LoRAs), VAE override and refiner, each from the manager's cache."""
-    base = manager.pipeline(req.model, mode=spec.pipeline)
-    lora_infos = manager.apply_loras(base, loras)
-    pipe = base.for_mode(spec.pipeline)
-    params: dict = {}
-    if req.vae:
-        vae, vae_info = manager.vae(req.vae)
-        params["VAE hash"] = manager.registry.short_hash(vae_info)
-        params["VAE"] = vae_info.name
-    else:
-        vae = base.default_vae
-    pipe.vae = vae
-    pipe.scheduler = make_scheduler(req.sampler, base.scheduler_config)
-    if lora_infos:
-        params["Lora hashes"] = ", ".join(
-            f"{info.name}: {manager.registry.lora_hash(info)}" for info, _ in lora_infos)
-    models = _Models(base, pipe, vae, params=params)
-    if req.refiner:
-        refiner = manager.refiner(req.refiner, base)
-        rpipe = refiner.for_mode("img2img")
-        rpipe.vae = vae
-        rpipe.scheduler = make_scheduler(req.sampler, refiner.scheduler_config)
-        models.refiner, models.refiner_pipe = refiner, rpipe
-        params["Refiner"] = f"{refiner.info.name} [{refiner.short_hash}]"
-        params["Refiner switch at"] = req.refiner_switch_at
-    return models
+def prompts_and_loras(req: GenerationRequest):
+    """(prompt, negative) with styles applied, the same without ``<lora:…>`` tags, and the
+    LoRAs the tags select (the infotext keeps the tags, as A1111's does)."""
+    prompt, negative = apply_styles(req.prompt, req.negative_prompt, req.styles)
+    clean_prompt, loras = extract_lora_tags(prompt)
+    clean_negative, neg_loras = extract_lora_tags(negative)
+    return prompt, negative, clean_prompt, clean_negative, loras + neg_loras
+
+
+def at_least_one_step(kwargs: dict, steps: int) -> None:
+    """img2img-style calls whose steps x strength rounds to zero run one step at the lowest
+    noise level, as AUTOMATIC1111 and ComfyUI do, instead of failing."""
+    strength = kwargs.get("strength")
+    if strength is not None and int(steps * strength) < 1:
+        kwargs["strength"] = min(1.0, 1.0001 / steps)
 
 
 def decode_latents(pipe, vae, latents: torch.Tensor, tile_above: int = 1536 * 1536):
@@ -157,25 +145,31 @@ def _decode(vae, latents: torch.Tensor, upcast: bool, tiled: bool) -> torch.Tens
 
 
 def run_job(manager, req: GenerationRequest, progress: JobProgress | None,
-            spec: ModeSpec) -> GenerationResult:
+            spec: ModeSpec, bundle: JobBundle | None = None) -> GenerationResult:
     """Run ``batch_count`` batches of ``batch_size`` images of ``req`` in ``spec``'s mode.
 
     Image ``k`` of the job uses seed ``seed + k``, as A1111 does, each from its own CPU
     generator, so an image's pixels depend only on its seed and parameters. With a refiner
     the base denoises up to ``refiner_switch_at`` and hands its latents to the refiner,
-    which finishes the same schedule (SDXL's ensemble of experts).
+    which finishes the same schedule (SDXL's ensemble of experts). The models come from one
+    ``manager.prepare`` call, or from ``bundle`` when the caller holds one (hires fix).
     """
+    if bundle is None:
+        loras = prompts_and_loras(req)[4]
+        with manager.prepare(job_models(req, (spec.pipeline,), loras)) as bundle:
+            return _run(bundle, req, progress, spec)
+    return _run(bundle, req, progress, spec)
+
+
+def _run(m: JobBundle, req: GenerationRequest, progress: JobProgress | None,
+         spec: ModeSpec) -> GenerationResult:
     progress = progress or JobProgress()
     started = time.monotonic()
-    prompt, negative = apply_styles(req.prompt, req.negative_prompt, req.styles)
-    # <lora:name:w> tags select LoRAs and are removed from the text the encoders see;
-    # the infotext keeps them, as A1111's does
-    clean_prompt, loras = extract_lora_tags(prompt)
-    clean_negative, neg_loras = extract_lora_tags(negative)
-    m = _prepare_models(manager, req, spec, loras + neg_loras)
+    prompt, negative, clean_prompt, clean_negative, _ = prompts_and_loras(req)
+    pipe = m.pipes[spec.pipeline]
     seed = resolve_seed(req.seed)
-    result = GenerationResult(req, model_name=m.base.info.name,
-                              model_hash=m.base.short_hash, seed=seed)
+    result = GenerationResult(req, model_name=m.model_name, model_hash=m.model_hash,
+                              seed=seed)
     calls = req.batch_count * (2 if m.refiner else 1)
     counter = _StepCounter(progress, calls, req.steps)
     progress.start(req.steps * req.batch_count)
@@ -187,13 +181,14 @@ def run_job(manager, req: GenerationRequest, progress: JobProgress | None,
             common = dict(num_inference_steps=req.steps, guidance_scale=req.cfg_scale,
                           generator=generators, callback_on_step_end=counter)
             kwargs = dict(common, output_type="latent")
-            kwargs.update(prompt_kwargs(m.pipe, clean_prompt, clean_negative, req.batch_size))
-            kwargs.update(spec.call_kwargs(req, seeds))
+            kwargs.update(prompt_kwargs(pipe, clean_prompt, clean_negative, req.batch_size))
+            kwargs.update(spec.call_kwargs(req, seeds, pipe))
+            at_least_one_step(kwargs, kwargs["num_inference_steps"])
             if m.refiner:
                 kwargs["denoising_end"] = req.refiner_switch_at
             counter.begin_call()
             with torch.inference_mode():
-                latents = m.pipe(**kwargs).images
+                latents = pipe(**kwargs).images
             if m.refiner:
                 rkwargs = dict(common, image=latents, output_type="latent",
                                denoising_start=req.refiner_switch_at)
@@ -202,12 +197,11 @@ def run_job(manager, req: GenerationRequest, progress: JobProgress | None,
                 counter.begin_call()
                 with torch.inference_mode():
                     latents = m.refiner_pipe(**rkwargs).images
-            images = decode_latents(m.pipe, m.vae, latents)
+            images = decode_latents(pipe, m.vae, latents)
             for i, (img, s) in enumerate(zip(images, seeds)):
                 if spec.postprocess is not None:
                     img = spec.postprocess(img, i)
-                params = base_params(req, s, m.base.info.name, m.base.short_hash, i,
-                                     width, height)
+                params = base_params(req, s, m.model_name, m.model_hash, i, width, height)
                 params.update(m.params)
                 params.update(spec.extra_params(req))
                 finish_params(params)

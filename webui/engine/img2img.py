@@ -20,7 +20,7 @@ def run_img2img(manager, req: GenerationRequest,
     """Generate ``batch_count`` x ``batch_size`` variations of ``req.init_image``."""
     init = resize_image(req.resize_mode, req.init_image, req.width, req.height)
 
-    def call_kwargs(r, seeds):
+    def call_kwargs(r, seeds, pipe):
         return {"image": [init] * len(seeds), "strength": r.denoising_strength}
 
     def extra_params(r):

@@ -95,11 +95,10 @@ def run_prepared(manager, req: GenerationRequest, job: InpaintJob, progress: Job
                  extra_params=inpaint_params) -> GenerationResult:
     """Run the inpaint pipeline on ``job`` through the shared loop, pasting each result back."""
 
-    def call_kwargs(r, seeds):
+    def call_kwargs(r, seeds, pipe):
         kwargs = {"image": [job.image] * len(seeds), "mask_image": [job.mask] * len(seeds),
                   "strength": r.denoising_strength, "width": r.width, "height": r.height}
         if r.masked_content == "latent noise":
-            pipe = manager.pipeline(r.model).for_mode("inpaint")
             kwargs.update(latent_noise_inputs(pipe, job, seeds))
         return kwargs
 

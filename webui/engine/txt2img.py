@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from webui.engine.core import ModeSpec, run_job
+from webui.engine.core import ModeSpec, job_models, prompts_and_loras, run_job
 from webui.engine.img2img import styles_params
 from webui.engine.progress import JobProgress
 from webui.engine.result import GenerationResult, fmt_number
@@ -25,13 +25,18 @@ def run_txt2img(manager, req: GenerationRequest,
     Hires fix second pass when ``req.enable_hr``)."""
     spec = ModeSpec(
         pipeline="txt2img",
-        call_kwargs=lambda r, seeds: {"width": r.width, "height": r.height},
+        call_kwargs=lambda r, seeds, pipe: {"width": r.width, "height": r.height},
         extra_params=styles_params,
     )
-    first = run_job(manager, req, progress, spec)
-    if not req.enable_hr or first.interrupted or not first.images:
-        return first
-    return _hires_pass(manager, req, first, progress)
+    if not req.enable_hr:
+        return run_job(manager, req, progress, spec)
+    # one bundle for both passes: the hires pass is the same models' img2img pipeline
+    loras = prompts_and_loras(req)[4]
+    with manager.prepare(job_models(req, ("txt2img", "img2img"), loras)) as bundle:
+        first = run_job(manager, req, progress, spec, bundle)
+        if first.interrupted or not first.images:
+            return first
+        return _hires_pass(manager, req, first, progress, bundle)
 
 
 def hires_params(req: GenerationRequest) -> dict:
@@ -63,16 +68,15 @@ def upscale_latents(pipe, firsts: list, size: tuple[int, int]) -> torch.Tensor:
 
 
 def _hires_pass(manager, req: GenerationRequest, first: GenerationResult,
-                progress: JobProgress | None) -> GenerationResult:
+                progress: JobProgress | None, bundle) -> GenerationResult:
     """Upscale each first-pass image and denoise it again at the Hires fix size."""
     size = hires_size(req)
     by_seed = {g.seed: g for g in first.images}
     second_req = replace(req, seed=first.seed, width=size[0], height=size[1], enable_hr=False)
 
-    def call_kwargs(r, seeds):
+    def call_kwargs(r, seeds, pipe):
         firsts = [by_seed[s] for s in seeds]
         if req.hr_upscaler == "Latent":
-            pipe = manager.pipeline(req.model).for_mode("img2img")
             image = upscale_latents(pipe, firsts, size)
         else:
             image = [g.image.resize(size, Image.Resampling.LANCZOS) for g in firsts]
@@ -81,7 +85,7 @@ def _hires_pass(manager, req: GenerationRequest, first: GenerationResult,
 
     spec = ModeSpec(pipeline="img2img", call_kwargs=call_kwargs,
                     extra_params=lambda r: hires_params(req), size=(req.width, req.height))
-    second = run_job(manager, second_req, progress, spec)
+    second = run_job(manager, second_req, progress, spec, bundle)
     second.request = req
     second.duration += first.duration
     log.info("hires fix: %dx%d -> %dx%d, %d image(s)", req.width, req.height, *size,

@@ -1,17 +1,19 @@
-"""The model manager: the one place the engine gets pipelines from.
+"""The model manager: the one place the engine gets models from.
 
-* Checkpoints stay in a RAM cache (LRU, within a budget); switching to a cached one moves it
-  to the device without reading the file again, and the one switched away from leaves the
-  device (its memory is given back).
+* Checkpoints stay in a RAM cache (LRU, within a budget); a cached one is never read from
+  disk again.
 * Modules with identical weights are shared, not copied: SDXL base and refiner share
   ``text_encoder_2`` and the VAE, and so do most fine-tunes of one base.
-* LoRAs are diffusers/PEFT adapters on the resident UNet and text encoders: turning them on,
-  changing weights or turning them off never reloads the base.
-* VAEs are loaded once and swapped onto a pipeline per job.
+* Device placement is per module (``placement.DevicePlacer``): before a job exactly the
+  modules it calls are on the device; others leave only when the device budget needs room.
+* A job asks once: ``with manager.prepare(JobModels(...)) as bundle`` gives per-job pipeline
+  views (the job's scheduler and VAE), the refiner, active LoRAs and the infotext keys.
+* LoRAs are PEFT adapters per module: switching them never reloads or changes base weights.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import logging
@@ -23,61 +25,63 @@ from dataclasses import dataclass, field
 
 import torch
 
+from webui.models import adapters
+from webui.models.bundle import JobBundle, JobModels
 from webui.models.loader import (ModelLoadError, load_pipeline, load_vae, resolve_device,
                                  resolve_dtype)
+from webui.models.placement import DevicePlacer, module_bytes
 from webui.models.registry import (SDXL_BASE, SDXL_INPAINT, SDXL_REFINER, ModelInfo,
                                    ModelNotFound, ModelRegistry, is_hub_id)
+from webui.models.speed import SpeedOptions, apply_on_load, set_fused
 
 log = logging.getLogger(__name__)
 
 _MODE_PIPELINES = {
+    "txt2img": "StableDiffusionXLPipeline",
     "img2img": "StableDiffusionXLImg2ImgPipeline",
     "inpaint": "StableDiffusionXLInpaintPipeline",
 }
 SHARED_MODULES = ("vae", "text_encoder", "text_encoder_2")
+MODULE_NAMES = ("unet",) + SHARED_MODULES
+FP16_FIX_VAE = re.compile(r"fp16[-_ ]?fix", re.IGNORECASE)
 
 
 @dataclass
 class LoadedModel:
-    """A checkpoint resident in RAM (and on the device while in use)."""
+    """A checkpoint resident in RAM. ``pipe`` is never changed by a job: jobs get views."""
 
     info: ModelInfo
     short_hash: str
     pipe: object
     scheduler_config: dict  # the checkpoint's own scheduler config, samplers derive from it
-    variants: dict = field(default_factory=dict)  # mode -> pipeline sharing ``pipe``'s modules
-    adapters: dict = field(default_factory=dict)  # LoRA name -> adapter name in the UNet
     nbytes: int = 0  # bytes of weights this checkpoint holds that no other cached one shares
-    default_vae: object = None  # the checkpoint's own VAE (a job may swap in another)
+    unet_slots: dict = field(default_factory=dict)  # compiled UNet: adapter slot -> LoRA name
 
-    def __post_init__(self):
-        if self.default_vae is None:
-            self.default_vae = self.pipe.vae
-
-    def for_mode(self, mode: str):
-        """The diffusers pipeline for ``mode``, sharing this model's modules (no copy, no load).
-
-        ``txt2img`` -> StableDiffusionXLPipeline, ``img2img`` -> ...Img2ImgPipeline,
-        ``inpaint`` -> ...InpaintPipeline (also used by outpaint). A refiner checkpoint is
-        already an img2img pipeline.
-        """
-        import diffusers
-
-        if mode == "txt2img" or type(self.pipe).__name__ == _MODE_PIPELINES.get(mode):
-            return self.pipe
-        if mode not in self.variants:
-            cls = getattr(diffusers, _MODE_PIPELINES[mode])
-            variant = cls.from_pipe(self.pipe)
-            variant.set_progress_bar_config(disable=True)
-            self.variants[mode] = variant
-        return self.variants[mode]
+    @property
+    def default_vae(self):
+        return self.pipe.vae
 
     def modules(self):
         """The torch modules of this checkpoint (unet, vae, text encoders)."""
-        for name in ("unet",) + SHARED_MODULES:
+        for name in MODULE_NAMES:
             m = getattr(self.pipe, name, None)
             if m is not None:
                 yield name, m
+
+    def view(self, mode: str, **components):
+        """A new diffusers pipeline of ``mode``'s family over this checkpoint's modules
+        (no copy, no load), with ``components`` (scheduler, vae) replaced in the view only.
+        An inpainting checkpoint stays an inpainting pipeline; a refiner an img2img one."""
+        import diffusers
+
+        own = type(self.pipe).__name__
+        if own == _MODE_PIPELINES["inpaint"] and mode != "inpaint":
+            raise ModelLoadError(f"{self.info.name} is an SDXL inpainting model: use it in "
+                                 "the Inpaint or Outpaint tab")
+        cls = getattr(diffusers, _MODE_PIPELINES[mode])
+        view = cls.from_pipe(self.pipe, **components)
+        view.set_progress_bar_config(disable=True)
+        return view
 
 
 def _key(info: ModelInfo) -> str:
@@ -119,26 +123,43 @@ def weights_fingerprint(module: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def module_bytes(module: torch.nn.Module) -> int:
-    return sum(p.numel() * p.element_size() for p in module.state_dict().values())
+
+
+def default_device_budget(device: torch.device) -> int | None:
+    """Bytes of weights kept on a GPU: its memory less room for activations (the larger of
+    4 GiB and 20%), so the VAE decode of a batch at 1024x1024 still fits."""
+    if device.type != "cuda":
+        return None
+    total = torch.cuda.get_device_properties(device).total_memory
+    return int(total - max(4 * 2**30, 0.2 * total))
 
 
 class ModelManager:
-    """Hands out ready pipelines; caches checkpoints in RAM, shares identical modules."""
+    """Hands out ready job bundles; caches checkpoints in RAM, shares identical modules,
+    places modules on the device per job."""
 
     def __init__(self, registry: ModelRegistry, device: str = "auto", dtype: str = "auto",
                  default_checkpoint: str | None = None, cache: str | None = None,
-                 offload: str = "auto"):
+                 offload: str = "auto", device_budget: int | None = None,
+                 compile: bool = False, fuse_qkv: bool = False,
+                 channels_last: bool | None = None):
         self.registry = registry
-        self.device = resolve_device(device)
+        # "meta" stands in for a GPU in the placement tests: weights moved there lose their
+        # values, but the manager keeps the RAM copies, so they come back intact
+        self.device = torch.device(device) if device == "meta" else resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.default_checkpoint = default_checkpoint
         self.max_count, self.max_bytes = parse_cache_budget(cache)
         self.offload = self._choose_offload(offload)
+        self.speed = SpeedOptions.for_device(self.device, compile, fuse_qkv, channels_last)
+        # with diffusers' CPU offload, its hooks move modules during the call: we place none
+        placer_device = self.device if self.offload == "none" else torch.device("cpu")
+        self.placer = DevicePlacer(placer_device, device_budget
+                                   if device_budget is not None
+                                   else default_device_budget(self.device))
         self._cache: OrderedDict[str, LoadedModel] = OrderedDict()
-        self._on_device: set[str] = set()
         self._shared: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-        self._vaes: dict[str, tuple[object, str]] = {}
+        self._vaes: dict[str, tuple[object, ModelInfo]] = {}
         self._current: LoadedModel | None = None
         self._lock = threading.RLock()
         self.loads_from_disk = 0  # how many times a checkpoint file was read (tests, bench)
@@ -194,48 +215,81 @@ class ModelManager:
     def cached_names(self) -> list[str]:
         return [lm.info.name for lm in self._cache.values()]
 
-    def pipeline(self, checkpoint: str | None = None, mode: str | None = None) -> LoadedModel:
-        """Return ``checkpoint`` (or the selected one) ready on the device as the base for
-        ``mode`` (None: any mode, the caller picks the pipeline with ``for_mode``).
+    def preload(self, checkpoint: str) -> LoadedModel:
+        """Load ``checkpoint`` into the RAM cache, make it the selected one and put its
+        modules on the device for the next job (what A1111 does when a client sets
+        sd_model_checkpoint). Raises ``ModelNotFound``/``ModelLoadError`` with the reason;
+        nothing changes then."""
+        with self.prepare(JobModels(checkpoint)) as bundle:
+            return bundle.base
 
-        From the RAM cache when it is there; else loaded from disk. A failed load leaves the
-        cache and the current model as they were. A refiner can run img2img on its own
-        ("refine this image"); an inpainting model only inpaints.
+    # -- one call per job ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def prepare(self, job: JobModels):
+        """Everything ``job`` runs with, ready on the device and held for the block.
+
+        Loads what the RAM cache lacks (a failed load changes nothing), sets the LoRAs of
+        every module the job calls, builds per-job pipeline views with the job's scheduler
+        and VAE, and places exactly the job's modules on the device (pinned until the block
+        ends; others leave the device only when the budget needs the room).
         """
         with self._lock:
-            name = checkpoint or self.selected_checkpoint()
-            if name is None:
-                raise ModelNotFound(self.no_model_message())
-            info = self.registry.get(name)
-            if info.kind == SDXL_REFINER and mode not in (None, "img2img"):
-                raise ModelLoadError(f"{info.name} is an SDXL refiner: choose it as Refiner, "
-                                     "or use it in img2img to refine an image")
-            if info.kind == SDXL_INPAINT and mode not in (None, "inpaint"):
-                raise ModelLoadError(f"{info.name} is an SDXL inpainting model: use it in the "
-                                     "Inpaint or Outpaint tab")
-            lm = self._get(info)
-            self._activate([lm])
-            self._current = lm
-            return lm
+            bundle = self._assemble(job)
+            modules = bundle.modules()
+            with self.placer.use(modules):
+                hooked = self._enable_offload(bundle)
+                try:
+                    yield bundle
+                finally:
+                    for view in hooked:
+                        view.remove_all_hooks()
+                    self._empty_device_cache()
 
-    def preload(self, checkpoint: str) -> LoadedModel:
-        """Load ``checkpoint`` into the RAM cache and make it the selected one, ready on the
-        device for the next job (what A1111 does when a client sets sd_model_checkpoint).
-        Raises ``ModelNotFound``/``ModelLoadError`` with the reason; nothing changes then."""
-        return self.pipeline(checkpoint)
+    def _assemble(self, job: JobModels) -> JobBundle:
+        name = job.checkpoint or self.selected_checkpoint()
+        if name is None:
+            raise ModelNotFound(self.no_model_message())
+        info = self.registry.get(name)
+        main = job.modes[0]
+        if info.kind == SDXL_REFINER and set(job.modes) - {"img2img"}:
+            raise ModelLoadError(f"{info.name} is an SDXL refiner: choose it as Refiner, "
+                                 "or use it in img2img to refine an image")
+        if info.kind == SDXL_INPAINT and set(job.modes) - {"inpaint"}:
+            raise ModelLoadError(f"{info.name} is an SDXL inpainting model: use it in the "
+                                 "Inpaint or Outpaint tab")
+        rinfo = self.registry.get(job.refiner) if job.refiner else None
+        if rinfo is not None and rinfo.kind == SDXL_INPAINT:
+            raise ModelLoadError(f"{rinfo.name} is an inpainting model, not a refiner")
+        lora_infos = [(self.registry.get(n, "Lora"), w) for n, w in job.loras]
+        keep = {_key(info)} | ({_key(rinfo)} if rinfo else set())
+        base = self._get(info, keep)
+        refiner = self._get(rinfo, keep) if rinfo else None
+        self._current = base
+        params: dict = {}
+        vae, vae_info = self._job_vae(job, base)
+        if vae_info is not None:
+            params["VAE hash"] = self.registry.short_hash(vae_info)
+            params["VAE"] = vae_info.name
+        self._set_loras(base, refiner, lora_infos)
+        if lora_infos:
+            params["Lora hashes"] = ", ".join(
+                f"{i.name}: {self.registry.lora_hash(i)}" for i, _ in lora_infos)
 
-    def refiner(self, name: str, base: LoadedModel) -> LoadedModel:
-        """The refiner ``name`` resident beside ``base`` (both on the device when memory
-        allows; with offload on, diffusers moves each to the GPU only while it runs)."""
-        with self._lock:
-            info = self.registry.get(name)
-            if info.kind == SDXL_INPAINT:
-                raise ModelLoadError(f"{info.name} is an inpainting model, not a refiner")
-            lm = self._get(info)
-            self._activate([base, lm])
-            return lm
+        def scheduler(lm):
+            return {"scheduler": job.make_scheduler(lm.scheduler_config)} \
+                if job.make_scheduler else {}
 
-    def _get(self, info: ModelInfo) -> LoadedModel:
+        pipes = {mode: base.view(mode, vae=vae, **scheduler(base)) for mode in job.modes}
+        bundle = JobBundle(base, pipes, vae, loras=lora_infos, params=params)
+        if refiner is not None:
+            bundle.refiner = refiner
+            bundle.refiner_pipe = refiner.view("img2img", vae=vae, **scheduler(refiner))
+            params["Refiner"] = f"{refiner.info.name} [{refiner.short_hash}]"
+            params["Refiner switch at"] = job.refiner_switch_at
+        log.debug("job bundle: %s for %s", info.name, main)
+        return bundle
+
+    def _get(self, info: ModelInfo, keep: set[str]) -> LoadedModel:
         key = _key(info)
         lm = self._cache.get(key)
         if lm is not None:
@@ -245,17 +299,22 @@ class ModelManager:
         pipe = load_pipeline(info, self.dtype)  # raises before anything changes
         self.loads_from_disk += 1
         short_hash = self.registry.short_hash(info)
-        nbytes = self._share_modules(pipe)
+        nbytes, new = self._share_modules(pipe)
+        for name in new:
+            apply_on_load(name, getattr(pipe, name), self.speed)
         lm = LoadedModel(info, short_hash, pipe, dict(pipe.scheduler.config), nbytes=nbytes)
+        for name, module in lm.modules():
+            self.placer.track(module, key, f"{info.name}.{name}")
         self._cache[key] = lm
-        self._evict(keep=key)
+        self._evict(keep | {key})
         return lm
 
-    def _share_modules(self, pipe) -> int:
+    def _share_modules(self, pipe) -> tuple[int, list[str]]:
         """Replace modules whose weights a cached checkpoint already holds by that module;
-        return the bytes this pipeline adds to RAM."""
-        added = module_bytes(pipe.unet)
-        for name in SHARED_MODULES:
+        return the bytes this pipeline adds to RAM and the names of its new modules."""
+        added = 0
+        new = []
+        for name in MODULE_NAMES:
             module = getattr(pipe, name, None)
             if module is None:
                 continue
@@ -267,10 +326,11 @@ class ModelManager:
             else:
                 self._shared[fp] = module
                 added += module_bytes(module)
-        return added
+                new.append(name)
+        return added, new
 
-    def _evict(self, keep: str) -> None:
-        """Drop least-recently-used checkpoints beyond the budget (never ``keep``)."""
+    def _evict(self, keep: set[str]) -> None:
+        """Drop least-recently-used checkpoints beyond the RAM budget (never ``keep``)."""
         def over() -> bool:
             if self.max_count is not None and len(self._cache) > self.max_count:
                 return True
@@ -278,10 +338,12 @@ class ModelManager:
                 return sum(lm.nbytes for lm in self._cache.values()) > self.max_bytes
             return False
 
-        while over() and len(self._cache) > 1:
-            key = next(k for k in self._cache if k != keep)
+        while over():
+            key = next((k for k in self._cache if k not in keep), None)
+            if key is None:
+                break
             lm = self._cache.pop(key)
-            self._on_device.discard(key)
+            self.placer.forget(key)
             if self._current is lm:
                 self._current = None
             log.info("evicting %s from the RAM cache", lm.info.name)
@@ -289,28 +351,18 @@ class ModelManager:
         gc.collect()
         self._empty_device_cache()
 
-    def _activate(self, wanted: list[LoadedModel]) -> None:
-        """Put ``wanted`` on the device and take every other cached checkpoint off it."""
-        wanted_keys = {_key(lm.info) for lm in wanted}
-        for key in list(self._on_device - wanted_keys):
-            lm = self._cache.get(key)
-            if lm is not None and self.device.type != "cpu":
-                self._to(lm, torch.device("cpu"))
-            self._on_device.discard(key)
-        for lm in wanted:
-            key = _key(lm.info)
-            if key not in self._on_device:
-                self._to(lm, self.device)
-                self._on_device.add(key)
-        self._empty_device_cache()
-
-    def _to(self, lm: LoadedModel, device: torch.device) -> None:
-        if device.type == "cuda" and self.offload == "model":
-            lm.pipe.enable_model_cpu_offload(device=device)
-        elif device.type == "cuda" and self.offload == "sequential":
-            lm.pipe.enable_sequential_cpu_offload(device=device)
-        else:
-            lm.pipe.to(device)
+    def _enable_offload(self, bundle: JobBundle) -> list:
+        """With ``--offload model|sequential`` diffusers' hooks move each module to the GPU
+        while it runs; they are set on the job's views and removed after the job."""
+        if self.offload == "none":
+            return []
+        views = [*bundle.pipes.values()] + ([bundle.refiner_pipe] if bundle.refiner else [])
+        for view in views:
+            if self.offload == "model":
+                view.enable_model_cpu_offload(device=self.device)
+            else:
+                view.enable_sequential_cpu_offload(device=self.device)
+        return views
 
     def _empty_device_cache(self) -> None:
         if torch.cuda.is_available():
@@ -319,50 +371,105 @@ class ModelManager:
     def unload(self) -> None:
         """Drop every cached model and give the memory back."""
         with self._lock:
+            for key in list(self._cache):
+                self.placer.forget(key)
+            for key in list(self._vaes):
+                self.placer.forget(key)
             self._cache.clear()
-            self._on_device.clear()
             self._vaes.clear()
             self._current = None
             gc.collect()
             self._empty_device_cache()
 
     # -- LoRA -------------------------------------------------------------------------------
-    def apply_loras(self, lm: LoadedModel, loras: list[tuple[str, float]]) -> list[tuple[ModelInfo, float]]:
-        """Make exactly ``loras`` (name, weight) active on ``lm``; others are switched off.
-
-        Adapters stay loaded once read, so switching back costs nothing and the base weights
-        are never touched: with none active the output is bit-identical to no LoRA at all.
-        """
-        with self._lock:
-            infos = [(self.registry.get(name, "Lora"), weight) for name, weight in loras]
-            for info, _ in infos:
-                if info.name not in lm.adapters:
-                    adapter = re.sub(r"\W", "_", info.name)
-                    try:
-                        lm.pipe.load_lora_weights(str(info.path), adapter_name=adapter)
-                    except Exception as exc:  # noqa: BLE001
-                        raise ModelLoadError(f"could not load LoRA {info.name}: {exc}") from exc
-                    lm.adapters[info.name] = adapter
-            if not lm.adapters:
-                return infos
-            if infos:
-                lm.pipe.enable_lora()
-                lm.pipe.set_adapters([lm.adapters[i.name] for i, _ in infos],
-                                     adapter_weights=[w for _, w in infos])
+    def _set_loras(self, base: LoadedModel, refiner: LoadedModel | None,
+                   loras: list[tuple[ModelInfo, float]]) -> None:
+        """Make exactly ``loras`` active on the base's UNet and text encoders and switch
+        every other adapter off in each module the job calls (a text encoder shared with
+        another checkpoint may carry adapters that checkpoint's jobs loaded)."""
+        lora_files: dict[str, tuple] = {}
+        for target, module in base.modules():
+            if target not in adapters.LORA_TARGETS:
+                continue
+            names, weights = [], []
+            if target == "unet" and self.speed.compile:
+                names, weights = self._hotswap_unet(base, loras, lora_files)
             else:
-                lm.pipe.disable_lora()
-            return infos
+                for info, weight in loras:
+                    name = adapters.adapter_name(info.name)
+                    if name not in adapters.loaded_adapters(module):
+                        data = self._read_lora(base, info, lora_files)
+                        with self.placer.off_device(module):
+                            if not adapters.inject(type(base.pipe), target, module, data, name):
+                                continue
+                    names.append(name)
+                    weights.append(weight)
+            adapters.activate(module, names, weights)
+            if target == "unet":
+                set_fused(module, fused=not names)
+        if refiner is not None:
+            own = {id(m) for _, m in base.modules()}
+            for target, module in refiner.modules():
+                if target in adapters.LORA_TARGETS and id(module) not in own:
+                    adapters.activate(module, [], [])  # LoRAs apply to the base only
+
+    def _read_lora(self, base: LoadedModel, info: ModelInfo, files: dict) -> tuple:
+        if info.name not in files:
+            files[info.name] = adapters.read_lora(type(base.pipe), str(info.path),
+                                                  base.pipe.unet.config)
+        return files[info.name]
+
+    def _hotswap_unet(self, base: LoadedModel, loras, files) -> tuple[list, list]:
+        """Compiled UNet: LoRAs live in fixed adapter slots, all always active; a new LoRA
+        is hotswapped into a slot this job does not use, unused slots get weight 0, so
+        changing LoRAs never recompiles (a job with more LoRAs than slots adds one)."""
+        unet = base.pipe.unet
+        wanted = {info.name: w for info, w in loras}
+        slots = base.unet_slots
+        for info, _ in loras:
+            if info.name in slots.values():
+                continue
+            free = next((s for s, n in slots.items() if n not in wanted), None)
+            data = self._read_lora(base, info, files)
+            with self.placer.off_device(unet):
+                slot = free or f"slot{len(slots)}"
+                if adapters.inject(type(base.pipe), "unet", unet, data, slot,
+                                   hotswap=free is not None):
+                    slots[slot] = info.name
+        names = list(slots)
+        return names, [wanted.get(slots[s], 0.0) for s in names]
 
     # -- VAE --------------------------------------------------------------------------------
-    def vae(self, name: str) -> tuple[object, ModelInfo]:
-        """The VAE ``name`` loaded once and kept (VAEs are small), on the device."""
-        with self._lock:
-            info = self.registry.get(name, "VAE")
-            key = str(info.path.resolve())
-            if key not in self._vaes:
-                vae = load_vae(info, self.dtype).to(self.device)
-                self._vaes[key] = (vae, info)
-            return self._vaes[key]
+    def _job_vae(self, job: JobModels, base: LoadedModel):
+        """The job's VAE: the override, else on fp16 the fp16-fix SDXL VAE when one is in
+        the VAE folder and the checkpoint's own VAE needs upcasting, else its own."""
+        if job.vae:
+            return self._vae(job.vae)
+        own = base.default_vae
+        if self.dtype == torch.float16 and getattr(own.config, "force_upcast", False):
+            fix = next((v for v in self.registry.vaes() if FP16_FIX_VAE.search(v.name)), None)
+            if fix is not None:
+                return self._vae(fix.name)
+        return own, None
+
+    def _vae(self, name: str) -> tuple[object, ModelInfo]:
+        """The VAE ``name`` loaded once and kept (VAEs are small)."""
+        info = self.registry.get(name, "VAE")
+        key = "vae:" + str(info.path.resolve())
+        if key not in self._vaes:
+            vae = load_vae(info, self.dtype)
+            if FP16_FIX_VAE.search(info.name):
+                vae.register_to_config(force_upcast=False)  # made to run in fp16
+            fp = f"{weights_fingerprint(vae)}|{next(vae.parameters()).dtype}"
+            if fp in self._shared:
+                vae = self._shared[fp]
+            else:
+                self._shared[fp] = vae
+                apply_on_load("vae", vae, self.speed)
+            self.placer.track(vae, key, f"VAE {info.name}")
+            self._vaes[key] = (vae, info)
+        return self._vaes[key]
 
 
-__all__ = ["LoadedModel", "ModelManager", "ModelLoadError", "ModelNotFound"]
+__all__ = ["JobBundle", "JobModels", "LoadedModel", "ModelManager", "ModelLoadError",
+           "ModelNotFound"]
