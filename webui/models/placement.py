@@ -164,8 +164,7 @@ class DevicePlacer:
         if not self.moves_modules:
             return
         need = sum(s.nbytes for s in wanted if not s.on_device)
-        if need:
-            self._make_room(need, keep={id(s.module) for s in wanted})
+        self._make_room(need, keep={id(s.module) for s in wanted})
         for s in wanted:
             if not s.on_device:
                 self._to_device(s)
@@ -185,7 +184,7 @@ class DevicePlacer:
             log.debug("placement: %s leaves %s (LRU)", s.label, self.device)
             self._to_host(s)
             used -= s.nbytes
-        if used + need > self.budget:
+        if need and used + need > self.budget:
             log.warning("the job's models (%.1f GB) do not fit the device budget (%.1f GB "
                         "free of %.1f GB); consider --offload model",
                         need / 2**30, (self.budget - used) / 2**30, self.budget / 2**30)
@@ -213,7 +212,11 @@ class DevicePlacer:
         # freed as soon as nothing else refers to it
         for sub, kind, attr, t in slot.host or ():
             if kind == "_parameters":
-                sub._parameters[attr].data = t
+                p = sub._parameters[attr]
+                if torch._has_compatible_shallow_copy_type(p, t):
+                    p.data = t  # the same Parameter object (CUDA): compiled graphs keep it
+                else:  # meta tensors cannot take CPU data: torch's .to() replaced them too
+                    sub._parameters[attr] = torch.nn.Parameter(t, p.requires_grad)
             else:
                 sub._buffers[attr] = t
         slot.host = None
