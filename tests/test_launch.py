@@ -9,6 +9,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from webui.config import parse_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,3 +142,14 @@ def test_listen_start_prints_the_warning(tiny_models_dir, tmp_path):
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert "WITHOUT A LOGIN" in out and "!!!!!!!!" in out
+
+
+def test_gpu_speed_flags(monkeypatch):
+    from webui.config import parse_settings
+
+    s = parse_settings(["--compile", "--fuse-qkv", "--vram-budget", "20GB"])
+    assert (s.compile, s.fuse_qkv, s.vram_budget) == (True, True, "20GB")
+    monkeypatch.setenv("WEBUI_COMPILE", "1")
+    assert parse_settings([]).compile and not parse_settings([]).fuse_qkv
+    with pytest.raises(SystemExit):
+        parse_settings(["--vram-budget", "lots"])

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 from webui.auth import Users, load_users
-from webui.config import Settings
+from webui.config import Settings, parse_size
 from webui.history.db import open_database
 from webui.history.store import HistoryStore
 from webui.jobs import JobRunner
@@ -78,7 +78,9 @@ def create_context(settings: Settings) -> AppContext:
                              DbHashCache(engine))
     manager = ModelManager(registry, settings.device, settings.dtype,
                            default_checkpoint=settings.ckpt, cache=settings.ckpt_cache,
-                           offload=settings.offload)
+                           offload=settings.offload,
+                           device_budget=parse_size(settings.vram_budget, "--vram-budget"),
+                           compile=settings.compile, fuse_qkv=settings.fuse_qkv)
     from webui.api.security import ApiCredentials
 
     if not settings.login_enabled:

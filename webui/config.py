@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,9 @@ class Settings:
     dtype: str = "auto"
     ckpt_cache: str | None = None  # count ("3") or size ("12GB"); None = half the free RAM
     offload: str = "auto"
+    vram_budget: str | None = None  # weights kept on the GPU ("20GB"); None = memory - room
+    compile: bool = False  # torch.compile the UNet and VAE decoder
+    fuse_qkv: bool = False  # fused attention projections
     api: bool = False
     nowebui: bool = False
     limits: Limits = field(default_factory=Limits)
@@ -132,6 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="GPU memory saving: model (whole modules to the GPU only while they "
                         "run) or sequential (layer by layer, slowest, least VRAM). auto picks "
                         "from the free VRAM; ignored on CPU.")
+    p.add_argument("--vram-budget", default=_env("vram_budget", None),
+                   help="GPU memory for model weights, e.g. 20GB: modules of earlier jobs stay "
+                        "on the GPU for instant switching until this is full, then the least "
+                        "recently used leave. Default: the GPU's memory less 20%% (at least "
+                        "4 GB) for activations.")
+    p.add_argument("--compile", action="store_true", default=_env_flag("compile"),
+                   help="torch.compile the UNet and VAE decoder (CUDA): slower first job, "
+                        "faster after; LoRA changes hotswap weights without recompiling.")
+    p.add_argument("--fuse-qkv", action="store_true", default=_env_flag("fuse_qkv"),
+                   help="Fuse the query/key/value projections of attention into one matmul "
+                        "(jobs with LoRAs use the unfused ones).")
     p.add_argument("--max-image-pixels", type=int,
                    default=int(_env("max_image_pixels", 4096 * 4096)),
                    help="Largest uploaded image (width x height) accepted by img2img, inpaint "
@@ -183,6 +198,16 @@ class SettingsError(ValueError):
 DEMO_LIMITS = dict(max_steps=30, max_size=1024, max_batch_size=1, max_batch_count=1)
 
 
+def parse_size(text: str | None, flag: str) -> int | None:
+    """``"20GB"``/``"512MB"`` -> bytes; None or empty -> None (the default)."""
+    if text is None or str(text).strip() == "":
+        return None
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(G|GB|GIB|M|MB|MIB)", str(text).strip().upper())
+    if not m:
+        raise ValueError(f"{flag} must be a size such as 20GB or 512MB, got {text!r}")
+    return int(float(m[1]) * (2**30 if m[2].startswith("G") else 2**20))
+
+
 def check_settings(s: Settings) -> Settings:
     """Refuse unsafe or broken combinations (messages never contain a password) and fill
     ``admins``."""
@@ -190,6 +215,10 @@ def check_settings(s: Settings) -> Settings:
 
     if s.max_queue < 1:
         raise SettingsError("--max-queue must be at least 1")
+    try:
+        parse_size(s.vram_budget, "--vram-budget")
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
     try:
         users = load_users(s.auth, s.auth_file, ",".join(s.admins) or None)
         if s.api_auth:
@@ -217,7 +246,8 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
     s = Settings(
         port=a.port, listen=a.listen, models_dir=a.models_dir, outputs_dir=a.outputs_dir,
         data_dir=a.data_dir, db=a.db, ckpt=a.ckpt, device=a.device, dtype=a.dtype,
-        ckpt_cache=a.ckpt_cache, offload=a.offload, api=a.api, nowebui=a.nowebui,
+        ckpt_cache=a.ckpt_cache, offload=a.offload, vram_budget=a.vram_budget,
+        compile=a.compile, fuse_qkv=a.fuse_qkv, api=a.api, nowebui=a.nowebui,
         limits=Limits(**limits), auth=a.auth or None,
         auth_file=Path(a.auth_file) if a.auth_file else None,
         admins=tuple(x.strip() for x in (a.admins or "").split(",") if x.strip()),
