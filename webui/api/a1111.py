@@ -123,10 +123,11 @@ def a1111_router(ctx, options) -> APIRouter:
         return options.get()
 
     @r.post("/options")
-    def set_options(changes: dict[str, Any] = Body(...)):
+    def set_options(request: Request, changes: dict[str, Any] = Body(...)):
         """Change settings (a part or the whole dict). ``sd_model_checkpoint`` takes a title,
-        name or file name; unknown keys are kept."""
-        options.update(changes)
+        name or file name and is loaded before this answers (404 unknown name, 400 with the
+        loader's reason when it cannot load; the previous one stays); unknown keys are kept."""
+        options.update(changes, owner=caller_owner(request))
         return None
 
     @r.post("/png-info", response_model=PNGInfoResponse)

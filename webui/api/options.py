@@ -1,7 +1,8 @@
 """A1111's ``/sdapi/v1/options``: the API's settings dict.
 
+It starts as a fresh AUTOMATIC1111's dict (every default key and value, ``a1111_defaults``).
 ``sd_model_checkpoint`` selects the checkpoint API jobs use (a title, name or file name is
-accepted; the model loads on the next job, as the UI does). ``sd_vae`` takes ``Automatic``,
+accepted) and loads it before the POST answers, as A1111 does. ``sd_vae`` takes ``Automatic``,
 ``None`` or a file of ``<models-dir>/VAE``. Every other key is kept as sent (so a client that
 POSTs the whole dict back, as Open WebUI does, gets it back) and saved in
 ``<data-dir>/api-options.json``.
@@ -9,6 +10,7 @@ POSTs the whole dict back, as Open WebUI does, gets it back) and saved in
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -16,6 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from webui.api.a1111_defaults import A1111_DEFAULTS
 from webui.api.catalog import checkpoint_title, known_hash, resolve_checkpoint, vae_names
 from webui.api.common import ApiError
 
@@ -27,32 +30,18 @@ VAE_AUTOMATIC = ("Automatic", "None")
 
 
 def _defaults(settings) -> dict[str, Any]:
+    """A fresh A1111's options (``a1111_defaults``), the output folders being this app's."""
     out = Path(settings.outputs_dir)
-    return {
-        "sd_vae": "Automatic",
-        "sd_vae_overrides_per_model_preferences": True,
-        "CLIP_stop_at_last_layers": 1,
-        "samples_save": True,
-        "samples_format": "png",
-        "save_images_add_number": True,
-        "grid_save": False,
-        "enable_pnginfo": True,
-        "outdir_samples": "",
+    values = copy.deepcopy(A1111_DEFAULTS)
+    values.update({
         "outdir_txt2img_samples": str(out / "txt2img-images"),
         "outdir_img2img_samples": str(out / "img2img-images"),
-        "sd_checkpoints_limit": 1,
-        "sd_checkpoint_cache": 0,
-        "sd_unet": "Automatic",
-        "sd_lora": "None",
-        "live_previews_enable": False,
-        "show_progress_every_n_steps": 0,
-        "eta_noise_seed_delta": 0,
-        "upscaler_for_img2img": None,
-        "img2img_fix_steps": False,
-        "face_restoration": False,
-        "sdxl_refiner_low_aesthetic_score": 2.5,
-        "sdxl_refiner_high_aesthetic_score": 6.0,
-    }
+        "outdir_extras_samples": str(out / "extras-images"),
+        "outdir_txt2img_grids": str(out / "txt2img-grids"),
+        "outdir_img2img_grids": str(out / "img2img-grids"),
+        "outdir_init_images": str(out / "init-images"),
+    })
+    return values
 
 
 def _storable(values: dict) -> bool:
@@ -140,8 +129,13 @@ class ApiOptions:
         raise ApiError(404, f"VAE {value!r} not found; choose Automatic, None"
                        + "".join(f", {n}" for n in names))
 
-    def update(self, changes: dict[str, Any]) -> None:
-        """Apply a (partial or whole) options dict; unknown keys are kept as sent."""
+    def update(self, changes: dict[str, Any], owner: str = "api") -> None:
+        """Apply a (partial or whole) options dict; unknown keys are kept as sent.
+
+        A new ``sd_model_checkpoint`` is loaded before this returns, in its turn on the
+        device queue (after the job running now), so the next job starts at once. An unknown
+        name is ``ModelNotFound`` (404), a file that cannot load ``ModelLoadError`` (400, with
+        the loader's reason); then nothing changes, the previous selection included."""
         if not isinstance(changes, dict):
             raise ApiError(400, "options must be a JSON object")
         if not _storable(changes):
@@ -152,6 +146,8 @@ class ApiOptions:
         if checkpoint is not None:
             name = resolve_checkpoint(self.ctx.manager, checkpoint).name
         vae = self.check_vae(changes["sd_vae"]) if "sd_vae" in changes else None
+        if name is not None:
+            self._load_checkpoint(name, owner)  # raises before anything changes
         with self._lock:
             for key, value in changes.items():
                 if key in READ_ONLY or key == "sd_model_checkpoint":
@@ -159,5 +155,20 @@ class ApiOptions:
                 self._values[key] = vae if key == "sd_vae" else value
             self._save()
             if name is not None and name != self._checkpoint:
-                log.info("API checkpoint set to %s (loads on the next job)", name)
+                log.info("API checkpoint set to %s (loaded)", name)
                 self._checkpoint = name
+
+    def _load_checkpoint(self, name: str, owner: str) -> None:
+        """Load ``name`` into the manager as A1111 does on a checkpoint change: through the
+        device queue, so it never races a running job. Nothing to do when it is already the
+        loaded one."""
+        manager = self.ctx.manager
+        current = manager.current
+        if current is not None and current.info.name == name:
+            return
+        queue = getattr(getattr(self.ctx, "jobs", None), "queue", None)
+        if queue is None:
+            manager.preload(name)
+            return
+        with queue.turn(owner):
+            manager.preload(name)
