@@ -34,6 +34,7 @@ SAMPLER_ALIASES: dict[str, list[str]] = {
     "Heun": ["k_heun"],
     "LMS": ["k_lms"],
     "LMS Karras": ["k_lms_ka"],
+    "PLMS": ["plms"],
 }
 #: A1111 v1.10 schedule types this app can honour: name -> label
 SCHEDULERS = {"automatic": "Automatic", "karras": "Karras"}

@@ -1,6 +1,6 @@
 """AUTOMATIC1111's ``/sdapi/v1`` listing endpoints: models, LoRAs, VAEs, samplers, schedulers,
 upscalers, styles, and the server's memory and flags. An empty list is the answer where this
-app has no such thing (scripts, extensions, face restorers, embeddings)."""
+app has no such thing (scripts, extensions, face restorers, embeddings, Real-ESRGAN models)."""
 
 from __future__ import annotations
 
@@ -145,6 +145,11 @@ def lists_router(ctx) -> APIRouter:
     def upscalers():
         return [{"name": n, "model_name": None, "model_path": None, "model_url": None,
                  "scale": 4} for n in UPSCALERS]
+
+    @r.get("/realesrgan-models", response_model=list[m.RealesrganItem])
+    def realesrgan_models():
+        """Real-ESRGAN models: none (``upscalers`` lists only image resizers, no model)."""
+        return []
 
     @r.get("/latent-upscale-modes", response_model=list[m.LatentUpscalerModeItem])
     def latent_upscale_modes():

@@ -153,6 +153,12 @@ class UpscalerItem(BaseModel):
     scale: float | None = None
 
 
+class RealesrganItem(BaseModel):
+    name: str
+    path: str | None = None
+    scale: int | None = None
+
+
 class LatentUpscalerModeItem(BaseModel):
     name: str
 

@@ -25,13 +25,15 @@ _SAMPLERS: dict[str, tuple[str, dict[str, Any]]] = {
     "Heun": ("HeunDiscreteScheduler", {}),
     "LMS": ("LMSDiscreteScheduler", {}),
     "LMS Karras": ("LMSDiscreteScheduler", {"use_karras_sigmas": True}),
+    # A1111's PLMS: pseudo linear multistep, diffusers' PNDM without its Runge-Kutta warm-up
+    "PLMS": ("PNDMScheduler", {"skip_prk_steps": True}),
 }
 
 SAMPLER_NAMES: list[str] = list(_SAMPLERS)
 
 # keys that one scheduler's config may carry but that would change another's behaviour
 _RESET_KEYS = ("use_karras_sigmas", "algorithm_type", "use_exponential_sigmas",
-               "use_beta_sigmas", "final_sigmas_type")
+               "use_beta_sigmas", "final_sigmas_type", "skip_prk_steps")
 
 
 def make_scheduler(name: str, base_config: dict):
