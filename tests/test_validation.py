@@ -90,3 +90,22 @@ def test_corrupt_checkpoint_clear_error_and_current_model_kept(tiny_models_dir, 
 def test_missing_checkpoint_named(ctx):
     with pytest.raises(ModelNotFound, match="'nope' not found"):
         ctx.jobs.run(small_request(model="nope"))
+
+
+@pytest.mark.parametrize("change", [
+    dict(enable_hr=True, hr_denoising_strength=0.0),  # A1111's API test sends this
+    dict(enable_hr=True, hr_denoising_strength=0.1),  # 0.1 x 2 steps rounds to zero steps
+    dict(mode="img2img", denoising_strength=0.3),  # likewise for img2img
+    dict(mode="img2img", denoising_strength=0.0),
+])
+def test_low_denoising_strength_is_accepted(change):
+    """A1111 and ComfyUI run such a job (one step); validation must not refuse it."""
+    from PIL import Image
+
+    from webui.config import Limits
+    from webui.request import validate
+
+    if change.get("mode") == "img2img":
+        change["init_image"] = Image.new("RGB", (64, 64), (10, 20, 30))
+    req = validate(small_request(**change), Limits())
+    assert req.steps == 2

@@ -197,8 +197,9 @@ def validate_mode_fields(req: GenerationRequest, limits: Limits) -> None:
         raise RequestError("image must be a picture")
     req.init_image = images.to_rgb(req.init_image)
     req.denoising_strength = _as_float("denoising strength", req.denoising_strength)
+    # steps x strength may round to zero steps: accepted, the engine runs one step then (as
+    # AUTOMATIC1111 and ComfyUI do), so a low strength is never an error
     _in_range("denoising strength", req.denoising_strength, 0, 1)
-    _check_some_steps("denoising strength", req.denoising_strength, req.steps)
     _choice("resize mode", req.resize_mode, images.RESIZE_MODES)
     req.mask_blur = _as_int("mask blur", req.mask_blur)
     _in_range("mask blur", req.mask_blur, 0, 64)
@@ -208,13 +209,6 @@ def validate_mode_fields(req: GenerationRequest, limits: Limits) -> None:
         _validate_outpaint(req, limits)
 
 
-def _check_some_steps(name: str, strength: float, steps: int) -> None:
-    """An image pass denoises int(steps * strength) steps; it must be at least one."""
-    if int(steps * strength) < 1:
-        raise RequestError(f"{name} {strength:g} with {steps} steps runs no step; "
-                           "raise the strength or the steps")
-
-
 def _validate_hires(req: GenerationRequest, limits: Limits) -> None:
     req.hr_scale = _as_float("hires upscale", req.hr_scale)
     _in_range("hires upscale", req.hr_scale, 1, 4)
@@ -222,9 +216,7 @@ def _validate_hires(req: GenerationRequest, limits: Limits) -> None:
     req.hr_steps = _as_int("hires steps", req.hr_steps)
     _in_range("hires steps", req.hr_steps, 0, limits.max_steps)
     req.hr_denoising_strength = _as_float("hires denoising strength", req.hr_denoising_strength)
-    _in_range("hires denoising strength", req.hr_denoising_strength, 0, 1)
-    _check_some_steps("hires denoising strength", req.hr_denoising_strength,
-                      req.hr_steps or req.steps)
+    _in_range("hires denoising strength", req.hr_denoising_strength, 0, 1)  # 0: accepted
     w, h = hires_size(req)
     if max(w, h) > limits.max_size:
         raise RequestError(f"hires fix size {w}x{h} is above the limit of {limits.max_size}")
