@@ -75,3 +75,28 @@ def activate(module: torch.nn.Module, names: list[str], weights: list[float]) ->
         set_weights_and_activate_adapters(module, names, weights)
     else:
         set_adapter_layers(module, enabled=False)
+
+
+def set_slot_weights(module: torch.nn.Module, names: list[str], weights: list[float]) -> None:
+    """Compiled UNet: keep every slot active and write each slot's weight into its scaling
+    tensor in place (hotswap made them tensors), so a weight change is not a recompile."""
+    import math
+
+    from peft.tuners.lora import LoraLayer
+
+    for layer in module.modules():
+        if not isinstance(layer, LoraLayer):
+            continue
+        if list(layer.active_adapters) != names:
+            layer.set_adapter(names)
+        for name, weight in zip(names, weights):
+            if name not in layer.scaling:
+                continue
+            rank = layer.r[name]
+            base = layer.lora_alpha[name] / (math.sqrt(rank) if layer.use_rslora.get(name)
+                                             else rank)
+            current = layer.scaling[name]
+            if isinstance(current, torch.Tensor):
+                current.fill_(weight * base)
+            else:
+                layer.set_scale(name, weight)

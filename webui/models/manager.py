@@ -141,7 +141,7 @@ class ModelManager:
     def __init__(self, registry: ModelRegistry, device: str = "auto", dtype: str = "auto",
                  default_checkpoint: str | None = None, cache: str | None = None,
                  offload: str = "auto", device_budget: int | None = None,
-                 compile: bool = False, fuse_qkv: bool = False,
+                 compile: bool | str = False, fuse_qkv: bool = False,
                  channels_last: bool | None = None):
         self.registry = registry
         # "meta" stands in for a GPU in the placement tests: weights moved there lose their
@@ -394,6 +394,9 @@ class ModelManager:
             names, weights = [], []
             if target == "unet" and self.speed.compile:
                 names, weights = self._hotswap_unet(base, loras, lora_files)
+                if names:
+                    adapters.set_slot_weights(module, names, weights)
+                continue
             else:
                 for info, weight in loras:
                     name = adapters.adapter_name(info.name)

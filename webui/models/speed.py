@@ -4,7 +4,7 @@
 * PyTorch's fused scaled-dot-product attention (diffusers' ``AttnProcessor2_0``) everywhere.
 * ``fuse_qkv``: one matmul for query, key and value in every self-attention (diffusers'
   fused projections; the original weights stay so LoRA jobs can switch back).
-* ``compile``: ``torch.compile`` of the UNet and the VAE decoder, in place, so the module
+* ``compile``: ``torch.compile`` of the UNet, in place, so the module
   objects the cache and the placement track stay the same; LoRAs then change by hotswapping
   weights into fixed adapter slots, which does not recompile.
 """
@@ -25,14 +25,18 @@ class SpeedOptions:
     compile: bool = False
     fuse_qkv: bool = False
     lora_rank: int = 128  # largest LoRA rank hotswapped into a compiled UNet
+    compile_backend: str = "inductor"  # tests use "aot_eager": same graphs, no codegen
 
     @classmethod
-    def for_device(cls, device: torch.device, compile: bool = False, fuse_qkv: bool = False,
-                   channels_last: bool | None = None) -> SpeedOptions:
-        """channels_last defaults on for CUDA, off elsewhere (no gain on the CPU)."""
+    def for_device(cls, device: torch.device, compile: bool | str = False,
+                   fuse_qkv: bool = False, channels_last: bool | None = None) -> SpeedOptions:
+        """channels_last defaults on for CUDA, off elsewhere (no gain on the CPU).
+        ``compile``: True, or the name of a torch.compile backend."""
         if channels_last is None:
             channels_last = device.type == "cuda"
-        return cls(channels_last=channels_last, compile=compile, fuse_qkv=fuse_qkv)
+        backend = compile if isinstance(compile, str) else "inductor"
+        return cls(channels_last=channels_last, compile=bool(compile), fuse_qkv=fuse_qkv,
+                   compile_backend=backend)
 
 
 def use_sdpa(module: torch.nn.Module) -> None:
@@ -56,14 +60,12 @@ def apply_on_load(name: str, module: torch.nn.Module, options: SpeedOptions) -> 
     if options.fuse_qkv and hasattr(module, "fuse_qkv_projections"):
         module.fuse_qkv_projections()
         module._webui_fused = True
-    if options.compile:
-        if name == "unet":
-            # hotswap must be prepared before the first adapter is injected
-            module.enable_lora_hotswap(target_rank=options.lora_rank, check_compiled="ignore")
-            module.compile()
-        else:
-            module.decoder.compile()
-        log.info("torch.compile set on the %s (compiles on first use)", name)
+    if options.compile and name == "unet":
+        # hotswap must be prepared before the first adapter is injected. The VAE decoder is
+        # left eager: it runs once per image, and its traced group norms failed on the CPU
+        module.enable_lora_hotswap(target_rank=options.lora_rank, check_compiled="ignore")
+        module.compile(backend=options.compile_backend)
+        log.info("torch.compile set on the UNet (compiles on first use)")
 
 
 def set_fused(unet: torch.nn.Module, fused: bool) -> None:
