@@ -459,21 +459,12 @@ def job_models(manager, name: str, sampler: str = "Euler a", refiner: str | None
     def scheduler(config):
         return make_scheduler(sampler, config)
 
-    if hasattr(manager, "prepare"):
-        from webui.models.bundle import JobModels
+    from webui.models.bundle import JobModels
 
-        job = JobModels(name, refiner=refiner, make_scheduler=scheduler)
-        with manager.prepare(job) as bundle:
-            yield SimpleNamespace(pipe=bundle.pipe, vae=bundle.vae, base=bundle.base,
-                                  refiner=bundle.refiner)
-        return
-    # the manager before JobModels/prepare (pipeline/refiner calls)
-    lm = manager.pipeline(name)
-    ref = manager.refiner(refiner, lm) if refiner else None
-    pipe = type(lm.pipe).from_pipe(lm.pipe, vae=lm.default_vae,
-                                   scheduler=scheduler(lm.scheduler_config))
-    pipe.set_progress_bar_config(disable=True)
-    yield SimpleNamespace(pipe=pipe, vae=lm.default_vae, base=lm, refiner=ref)
+    job = JobModels(name, refiner=refiner, make_scheduler=scheduler)
+    with manager.prepare(job) as bundle:
+        yield SimpleNamespace(pipe=bundle.pipe, vae=bundle.vae, base=bundle.base,
+                              refiner=bundle.refiner)
 
 
 # -- measurements ----------------------------------------------------------------------------
@@ -715,17 +706,9 @@ class Runner:
                 # the keyword is checked; torch.compile itself is too slow on a CPU
                 make_manager(b, self.models_dir, self.hashes, compile=True)
                 why = "n/a (--tiny: torch.compile is not run on the CPU)"
-            if not _manager_has_compile():
-                why = "n/a (manager lacks compile)"
             b.skip(compile_rows, why)
             return
-        try:
-            manager = make_manager(b, self.models_dir, self.hashes, compile=True)
-        except TypeError as exc:
-            if "compile" not in str(exc):
-                raise
-            b.skip(compile_rows, "n/a (manager lacks compile)")
-            return
+        manager = make_manager(b, self.models_dir, self.hashes, compile=True)
         b.section(ROW_COLD, lambda: self.cold_load(manager, BASE))
         req = request(b)
 
@@ -755,14 +738,6 @@ def torch_allocated_gib() -> float:
     return torch.cuda.memory_allocated() / GIB
 
 
-def _manager_has_compile() -> bool:
-    import inspect
-
-    from webui.models.manager import ModelManager
-
-    return "compile" in inspect.signature(ModelManager).parameters
-
-
 def _pixels(result) -> bytes | None:
     try:
         return result.images[0].image.tobytes()
@@ -786,14 +761,9 @@ def placement_check(bench: Bench, folder: Path) -> tuple[str, list[str]]:
     """``webui.testing.placement.run_placement_sequence`` with the tiny models, on CUDA (on
     ``meta``, its stand-in device, with --tiny): after each job of a sequence that shares
     modules every way SDXL checkpoints do, exactly the job's modules are on the device."""
-    try:
-        from webui.testing import placement
-    except ImportError as exc:
-        say(f"placement check: not available ({exc})")
-        return "not available", []
-    from webui.testing.tiny_models import write_tiny_models
+    from webui.testing import placement
 
-    write_models = getattr(placement, "write_sequence_models", write_tiny_models)
+    write_models = placement.write_sequence_models
     device = "cuda" if bench.cuda else "meta"
     say(f"placement check on {device}")
     try:

@@ -237,12 +237,11 @@ class ModelManager:
             bundle = self._assemble(job)
             modules = bundle.modules()
             with self.placer.use(modules):
-                hooked = self._enable_offload(bundle)
+                release = self._enable_offload(bundle)
                 try:
                     yield bundle
                 finally:
-                    for view in hooked:
-                        view.remove_all_hooks()
+                    release()
                     self._empty_device_cache()
 
     def _assemble(self, job: JobModels) -> JobBundle:
@@ -351,18 +350,34 @@ class ModelManager:
         gc.collect()
         self._empty_device_cache()
 
-    def _enable_offload(self, bundle: JobBundle) -> list:
-        """With ``--offload model|sequential`` diffusers' hooks move each module to the GPU
-        while it runs; they are set on the job's views and removed after the job."""
+    def _enable_offload(self, bundle: JobBundle):
+        """With ``--offload model|sequential`` accelerate's hooks move each module to the GPU
+        while it runs (model: whole modules in one chain over the job's modules, each
+        shared module hooked once; sequential: layer by layer). Returns the release call
+        that takes the hooks off after the job."""
         if self.offload == "none":
-            return []
-        views = [*bundle.pipes.values()] + ([bundle.refiner_pipe] if bundle.refiner else [])
-        for view in views:
-            if self.offload == "model":
-                view.enable_model_cpu_offload(device=self.device)
-            else:
-                view.enable_sequential_cpu_offload(device=self.device)
-        return views
+            return lambda: None
+        from accelerate import cpu_offload, cpu_offload_with_hook
+        from accelerate.hooks import remove_hook_from_module
+
+        modules = bundle.modules()
+        hooks = []
+        if self.offload == "model":
+            hook = None
+            for module in modules:
+                _, hook = cpu_offload_with_hook(module, self.device, prev_module_hook=hook)
+                hooks.append(hook)
+        else:
+            for module in modules:
+                cpu_offload(module, execution_device=self.device)
+
+        def release():
+            for hook in hooks:
+                hook.offload()
+            for module in modules:
+                remove_hook_from_module(module, recurse=True)
+
+        return release
 
     def _empty_device_cache(self) -> None:
         if torch.cuda.is_available():
