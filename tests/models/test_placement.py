@@ -158,3 +158,15 @@ def test_placer_moves_nothing_on_the_cpu():
     with placer.use([module]):
         pass
     assert placer.moves == 0 and placer.is_on_device(module)
+
+
+def test_job_views_keep_the_cached_modules_dtype(seq_models):
+    """An fp16 model stays fp16 through jobs (a from_pipe view would cast the shared
+    modules to float32), and the views keep the refiner's aesthetic-score setting."""
+    manager = meta_manager(seq_models, dtype="fp16")
+    job = JobModels("tiny-sdxl-a", refiner="tiny-sdxl-refiner", modes=("txt2img", "img2img"))
+    with manager.prepare(job) as bundle:
+        modules = bundle.modules()
+        assert bundle.refiner_pipe.config.requires_aesthetics_score is True
+        assert bundle.pipes["img2img"].config.requires_aesthetics_score is False
+    assert {next(m.parameters()).dtype for m in modules} == {torch.float16}

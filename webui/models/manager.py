@@ -79,7 +79,17 @@ class LoadedModel:
             raise ModelLoadError(f"{self.info.name} is an SDXL inpainting model: use it in "
                                  "the Inpaint or Outpaint tab")
         cls = getattr(diffusers, _MODE_PIPELINES[mode])
-        view = cls.from_pipe(self.pipe, **components)
+        # built directly, not with from_pipe: from_pipe casts every module to float32 unless
+        # told otherwise, which would change the shared cached modules of an fp16 model
+        expected, optional = cls._get_signature_keys(cls)
+        parts = {k: v for k, v in self.pipe.components.items() if k in expected}
+        parts.update(components)
+        for name in expected:
+            parts.setdefault(name, None)  # image_encoder, feature_extractor: unused
+        config = {k: self.pipe.config[k] for k in optional if k in self.pipe.config}
+        if "add_watermarker" in optional:
+            config["add_watermarker"] = False  # provenance lives in the metadata
+        view = cls(**parts, **config)
         view.set_progress_bar_config(disable=True)
         return view
 
