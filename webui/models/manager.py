@@ -137,11 +137,15 @@ def weights_fingerprint(module: torch.nn.Module) -> str:
 
 def default_device_budget(device: torch.device) -> int | None:
     """Bytes of weights kept on a GPU: its memory less room for activations (the larger of
-    4 GiB and 20%), so the VAE decode of a batch at 1024x1024 still fits."""
-    if device.type != "cuda":
+    4 GiB and 20%), so the VAE decode of a batch at 1024x1024 still fits. On Apple's MPS the
+    memory is the recommended working set (shared with the RAM cache)."""
+    if device.type == "cuda":
+        total = torch.cuda.get_device_properties(device).total_memory
+    elif device.type == "mps":
+        total = torch.mps.recommended_max_memory()
+    else:
         return None
-    total = torch.cuda.get_device_properties(device).total_memory
-    return int(total - max(4 * 2**30, 0.2 * total))
+    return max(0, int(total - max(4 * 2**30, 0.2 * total)))
 
 
 class ModelManager:
