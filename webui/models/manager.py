@@ -234,8 +234,11 @@ class ModelManager:
         modules on the device for the next job (what A1111 does when a client sets
         sd_model_checkpoint). Raises ``ModelNotFound``/``ModelLoadError`` with the reason;
         nothing changes then."""
-        with self.prepare(JobModels(checkpoint)) as bundle:
-            return bundle.base
+        with self._lock:
+            kind = self.registry.get(checkpoint).kind
+            mode = {SDXL_INPAINT: "inpaint", SDXL_REFINER: "img2img"}.get(kind, "txt2img")
+            with self.prepare(JobModels(checkpoint, modes=(mode,))) as bundle:
+                return bundle.base
 
     # -- one call per job ---------------------------------------------------------------------
     @contextlib.contextmanager
