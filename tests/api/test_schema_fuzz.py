@@ -32,6 +32,8 @@ from schemathesis.specs.openapi.checks import (content_type_conformance,  # noqa
 
 from tests.ui.test_gradio_api import free_port  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("WEBUI_FUZZ_EXAMPLES", "25"))
 #: 5xx answers this fuzzing found that are not fixed yet: (what, marker in the report). Each
 #: has an xfail(strict) regression test below; when it is fixed, that test XPASSes (fails),

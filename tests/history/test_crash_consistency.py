@@ -20,6 +20,8 @@ from PIL import Image
 
 from tests.history.conftest import make_result
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = textwrap.dedent("""

@@ -38,6 +38,7 @@ def processors(unet) -> set[str]:
     return {type(p).__name__ for p in unet.attn_processors.values()}
 
 
+@pytest.mark.slow
 def test_compiled_unet_switches_loras_without_recompiling(tiny_models_dir):
     """--compile: LoRAs are hotswapped into adapter slots and weighted in place, so after
     the first LoRA (which adds the slot) switching and turning off recompile nothing."""
