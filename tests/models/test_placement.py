@@ -170,3 +170,23 @@ def test_job_views_keep_the_cached_modules_dtype(seq_models):
         assert bundle.refiner_pipe.config.requires_aesthetics_score is True
         assert bundle.pipes["img2img"].config.requires_aesthetics_score is False
     assert {next(m.parameters()).dtype for m in modules} == {torch.float16}
+
+
+@pytest.mark.parametrize("offload", ["model", "sequential"])
+def test_offload_hooks_set_once_per_module_and_removed_after_the_job(seq_models, offload):
+    """--offload model|sequential: accelerate's hooks go on each module of the job once
+    (base and refiner share text_encoder_2 and the VAE), the picture is the same as without
+    offload, and no hook or moved weight is left behind. Run with the CPU as the execution
+    device (the hooks' logic is the same as on CUDA)."""
+    plain = ModelManager(ModelRegistry(seq_models / "Stable-diffusion"), device="cpu")
+    hooked = ModelManager(ModelRegistry(seq_models / "Stable-diffusion"), device="cpu")
+    hooked.offload = offload  # auto never offloads on the CPU; force it for the test
+    req = dict(model="tiny-sdxl-a", refiner="tiny-sdxl-refiner", steps=4)
+    want = run_txt2img(plain, small_request(**req))
+    got = run_txt2img(hooked, small_request(**req))
+    assert np.array_equal(np.asarray(want.images[0].image), np.asarray(got.images[0].image))
+    for module in hooked.placer.tracked():
+        assert not any(hasattr(m, "_hf_hook") for m in module.modules())
+        assert not tensors_off(module, torch.device("cpu"))  # weights back from meta
+    again = run_txt2img(hooked, small_request(**req))  # and a second job works the same
+    assert np.array_equal(np.asarray(want.images[0].image), np.asarray(again.images[0].image))
