@@ -322,7 +322,7 @@ def prepare_full_size(models_dir: Path, device: str) -> None:
     """SDXL base, a fine-tune and the refiner at full size, fp16, each written once."""
     import torch
 
-    from webui.models.single_file_export import save_sdxl_single_file
+    from webui.testing.single_file_export import save_sdxl_single_file
 
     ckpt = models_dir / "Stable-diffusion"
     fp16 = torch.float16

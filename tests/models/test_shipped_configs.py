@@ -94,11 +94,18 @@ def _meta_text_encoder(kind: str, subfolder: str):
 
 
 def test_config_dir_kinds():
-    assert config_dir("sdxl-base") == CONFIGS_ROOT / "sdxl-base-1.0"
-    assert config_dir("sdxl-refiner") == CONFIGS_ROOT / "sdxl-refiner-1.0"
+    assert config_dir("sdxl-base").name.startswith("sdxl-base-1.0-")
+    assert config_dir("sdxl-refiner").name.startswith("sdxl-refiner-1.0-")
     assert config_dir("sdxl-base").is_dir() and config_dir("sdxl-refiner").is_dir()
     with pytest.raises(ValueError):
         config_dir("sd15")
+
+
+def test_clip_vocabulary_is_stored_once_in_the_package():
+    """The 1.5 MB CLIP vocabulary and merges are shipped once, not once per tokenizer."""
+    shipped = sorted(p.relative_to(CONFIGS_ROOT).as_posix()
+                     for p in CONFIGS_ROOT.rglob("*") if p.name in ("vocab.json", "merges.txt"))
+    assert shipped == ["clip-bpe/merges.txt", "clip-bpe/vocab.json"]
 
 
 TOKENIZER_FILES = ["merges.txt", "special_tokens_map.json", "tokenizer_config.json", "vocab.json"]
@@ -280,7 +287,7 @@ def test_tokenizer_files_identical_between_folders():
 
 def test_vocab_matches_simple_tokenizer_construction():
     """vocab.json is the SimpleTokenizer layout: bytes, bytes+</w>, merges, specials."""
-    from webui.models.configs.make_clip_tokenizer import bytes_to_unicode
+    from tools.make_clip_tokenizer import bytes_to_unicode
 
     root = config_dir("sdxl-base") / "tokenizer"
     vocab = json.loads((root / "vocab.json").read_text(encoding="utf-8"))

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from webui.models.configs import config_dir
-from webui.models.single_file_export import (
+from webui.testing.single_file_export import (
     convert_clip_to_original,
     convert_open_clip_to_original,
     convert_unet_to_original,

@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from webui.models.registry import CheckpointInfo, ModelNotFound
+from webui.models.registry import ModelInfo, ModelNotFound
 
 _TITLE_HASH = re.compile(r"\s*\[[0-9a-fA-F]{8,64}\]\s*$")
 LORA_SUFFIXES = (".safetensors", ".pt", ".ckpt")
 VAE_SUFFIXES = (".safetensors", ".pt", ".ckpt", ".bin")
 
 
-def known_hash(manager, info: CheckpointInfo) -> str | None:
+def known_hash(manager, info: ModelInfo) -> str | None:
     """The checkpoint's short hash if it is already known (the resident model's), else None:
     hashing a 7 GB file just to list it would stall the listing, as A1111 also avoids."""
     current = manager.current
@@ -22,13 +22,13 @@ def known_hash(manager, info: CheckpointInfo) -> str | None:
     return None
 
 
-def checkpoint_title(manager, info: CheckpointInfo) -> str:
+def checkpoint_title(manager, info: ModelInfo) -> str:
     """A1111's title: ``name [hash]`` once the hash is known, else ``name``."""
     short = known_hash(manager, info)
     return f"{info.name} [{short}]" if short else info.name
 
 
-def resolve_checkpoint(manager, value: str, refiner: bool = False) -> CheckpointInfo:
+def resolve_checkpoint(manager, value: str, refiner: bool = False) -> ModelInfo:
     """A checkpoint from what a client sends: its title (``name [hash]``), name, file name
     (with or without extension) or path; exact first, then case-insensitive. Only base
     checkpoints qualify, or with ``refiner`` the refiner candidates."""

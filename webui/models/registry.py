@@ -49,10 +49,6 @@ class ModelInfo:
     detail: str = ""   # e.g. the LoRA key style
 
     @property
-    def title(self) -> str:
-        return self.name
-
-    @property
     def size_bytes(self) -> int:
         if self.path.is_dir():
             return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
@@ -66,10 +62,6 @@ class ModelInfo:
             if (self.path / rel).is_file():
                 return self.path / rel
         return self.path / "model_index.json"
-
-
-# kept for the first version's callers
-CheckpointInfo = ModelInfo
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20, start: int = 0) -> str:

@@ -216,7 +216,7 @@ def write_single_file(pipe, target: Path) -> Path:
     import shutil
     import tempfile
 
-    from webui.models.single_file_export import save_sdxl_single_file
+    from webui.testing.single_file_export import save_sdxl_single_file
 
     save_sdxl_single_file(pipe, target)
     config_dir = target.with_suffix(".config")
@@ -288,7 +288,7 @@ def write_tiny_vae(vae_dir: Path, seed: int = 21) -> Path:
 
     from safetensors.torch import save_file
 
-    from webui.models.single_file_export import convert_vae_to_original
+    from webui.testing.single_file_export import convert_vae_to_original
 
     torch.manual_seed(seed)
     vae = _vae().eval()

@@ -15,20 +15,23 @@ The BPE file is not fetched from any model hub: it ships inside the
 ``open_clip_torch`` wheel on PyPI.  To regenerate the files::
 
     pip download --no-deps open_clip_torch -d /tmp/oc
-    python webui/models/configs/make_clip_tokenizer.py --source /tmp/oc/open_clip_torch-*.whl
+    python tools/make_clip_tokenizer.py --source /tmp/oc/open_clip_torch-*.whl
 
 (``--source`` also accepts the extracted ``bpe_simple_vocab_16e6.txt.gz``.)
 Do not install open_clip itself; only the data file inside the wheel is used.
 
-Written output (relative to this folder)::
+Written output (relative to ``webui/models/configs/``)::
 
+    clip-bpe/                     vocab.json and merges.txt, once for all of them
     sdxl-base-1.0/tokenizer/      pad token "<|endoftext|>"  (CLIP ViT-L/14)
     sdxl-base-1.0/tokenizer_2/    pad token "!"              (OpenCLIP bigG)
     sdxl-refiner-1.0/tokenizer_2/ pad token "!"              (OpenCLIP bigG)
+    (and the inpainting folder's two, as the base's)
 
-each with ``vocab.json``, ``merges.txt``, ``special_tokens_map.json`` and
-``tokenizer_config.json`` (as in the official ``stabilityai`` diffusers repos,
-except ``clean_up_tokenization_spaces`` which is written as ``false``).
+each tokenizer folder with ``special_tokens_map.json`` and ``tokenizer_config.json`` (as in
+the official ``stabilityai`` diffusers repos, except ``clean_up_tokenization_spaces`` which
+is written as ``false``); ``config_dir()`` adds the shared vocabulary when it lays out a
+folder for diffusers.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1] / "webui" / "models" / "configs"
 
 #: SHA-256 of ``open_clip/bpe_simple_vocab_16e6.txt.gz`` (open_clip_torch 3.3.0;
 #: the file has been unchanged since OpenAI's CLIP release).
@@ -58,6 +61,8 @@ TARGETS = (
     ("sdxl-base-1.0/tokenizer", EOS),
     ("sdxl-base-1.0/tokenizer_2", "!"),
     ("sdxl-refiner-1.0/tokenizer_2", "!"),
+    ("sdxl-inpaint-0.1/tokenizer", EOS),
+    ("sdxl-inpaint-0.1/tokenizer_2", "!"),
 )
 
 
@@ -141,11 +146,16 @@ def _dump_json(obj: dict) -> str:
     return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_tokenizer(out_dir: Path, vocab: dict[str, int], merges: list[tuple[str, str]], pad_token: str) -> None:
+def write_bpe(out_dir: Path, vocab: dict[str, int], merges: list[tuple[str, str]]) -> None:
+    """The vocabulary and merges, stored once (``clip-bpe/``) for every tokenizer folder."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False) + "\n", encoding="utf-8")
     merges_text = "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges)
     (out_dir / "merges.txt").write_text(merges_text, encoding="utf-8")
+
+
+def write_tokenizer(out_dir: Path, pad_token: str) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "special_tokens_map.json").write_text(_dump_json(special_tokens_map(pad_token)), encoding="utf-8")
     (out_dir / "tokenizer_config.json").write_text(_dump_json(tokenizer_config(pad_token)), encoding="utf-8")
 
@@ -169,9 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     vocab, merges = build_vocab_and_merges(bpe_gz)
+    write_bpe(args.out / "clip-bpe", vocab, merges)
     for rel, pad in TARGETS:
         out_dir = args.out / rel
-        write_tokenizer(out_dir, vocab, merges, pad)
+        write_tokenizer(out_dir, pad)
         print(f"wrote {out_dir} (pad token {pad!r})")
     return 0
 
