@@ -147,7 +147,7 @@ def still_serving(app_) -> None:
 def test_odd_image_modes_run_every_image_mode(ctx, mode, job):
     """Grayscale, RGBA, palette, CMYK and 16-bit uploads run img2img, inpaint and outpaint on
     the engine (the unit test only converted them)."""
-    from webui.engine.images import open_image
+    from webui.imaging import open_image
 
     data, _ = odd_image(mode)
     image = open_image(data)
@@ -164,7 +164,7 @@ def test_odd_image_modes_run_every_image_mode(ctx, mode, job):
 def test_masks_in_odd_modes_repaint_only_the_white_area(ctx, mode):
     """A mask uploaded as 1-bit, grayscale, grayscale+alpha, RGBA, palette or 16-bit PNG means
     the same area: pixels far outside it come back unchanged."""
-    from webui.engine.images import open_image
+    from webui.imaging import open_image
 
     base = box_mask((64, 64), (16, 16, 48, 48))
     if mode == "I;16":
@@ -199,7 +199,7 @@ def test_odd_image_modes_upload_through_the_img2img_endpoint(app, mode):
 
 def _inpaint_keeps_outside(out: Image.Image, expected: Image.Image, mask: Image.Image,
                            blur: int) -> None:
-    from webui.engine.images import blur_mask
+    from webui.imaging import blur_mask
 
     assert out.size == expected.size
     outside = np.asarray(blur_mask(mask, blur)) == 0
@@ -241,7 +241,7 @@ def test_exif_rotated_photo_is_honoured_by_the_a1111_api(app):
 
 
 # Gradio's own image input may refuse a file first ("cannot identify image file"); what
-# reaches the app is refused by webui.engine.images.open_image with its own words
+# reaches the app is refused by webui.imaging.open_image with its own words
 UNREADABLE = "cannot identify image file|is empty|not an image|damaged or truncated"
 
 

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from webui.user_settings import SettingsStore, format_filename  # noqa: I001 (first: see below)
-from webui.history.pnginfo import read_generation_info
+from webui.metadata.pnginfo import read_generation_info
 from webui.imageio import save_with_parameters
 from webui.request import RequestError
 

@@ -11,7 +11,17 @@ from dataclasses import dataclass, field, fields
 
 from PIL import Image
 
+from webui import imaging
+from webui.choices import (
+    HR_UPSCALERS,
+    INPAINT_AREAS,
+    MASKED_CONTENTS,
+    MODES,
+    RESIZE_MODES,
+    SAMPLER_NAMES,
+)
 from webui.config import Limits
+from webui.errors import RequestError  # defined low so that webui.imaging can raise it too
 
 MAX_SEED = 2**32 - 1
 
@@ -19,10 +29,6 @@ SIZE_PRESETS: list[tuple[int, int]] = [
     (1024, 1024), (1152, 896), (896, 1152), (1216, 832), (832, 1216),
     (1344, 768), (768, 1344), (1536, 640), (640, 1536),
 ]
-
-
-class RequestError(ValueError):
-    """A request that cannot run; the message is shown to the user as is."""
 
 
 @dataclass
@@ -137,9 +143,6 @@ def validate(req: GenerationRequest, limits: Limits) -> GenerationRequest:
     req.seed = _as_int("seed", req.seed)
     if not -1 <= req.seed <= MAX_SEED:
         raise RequestError(f"seed must be -1 (random) or between 0 and {MAX_SEED}, got {req.seed}")
-    # imported here: webui.engine imports this module, so a top-level import would cycle
-    from webui.engine.samplers import SAMPLER_NAMES
-
     if req.sampler not in SAMPLER_NAMES:
         raise RequestError(
             f"unknown sampler {req.sampler!r}; choose one of: {', '.join(SAMPLER_NAMES)}")
@@ -157,12 +160,6 @@ def validate(req: GenerationRequest, limits: Limits) -> GenerationRequest:
 
 # -- styles, hires fix, img2img / inpaint / outpaint (issue #4) -------------------------------
 
-MODES = ("txt2img", "img2img", "inpaint", "outpaint")
-INPAINT_AREAS = ("Whole picture", "Only masked")
-MASKED_CONTENTS = ("fill", "original", "latent noise")
-HR_UPSCALERS = ("Latent", "Lanczos")
-
-
 def _choice(name: str, value, choices) -> str:
     if value not in choices:
         raise RequestError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
@@ -177,7 +174,6 @@ def _in_range(name: str, value: float, low: float, high: float) -> None:
 def validate_mode_fields(req: GenerationRequest, limits: Limits) -> None:
     """Check the fields of styles, hires fix and the image modes; normalise images to RGB
     and masks to ``L`` of the image's size (white = repaint)."""
-    from webui.engine import images
     from webui.prompting.styles import style_library
 
     _choice("mode", req.mode, MODES)
@@ -195,16 +191,16 @@ def validate_mode_fields(req: GenerationRequest, limits: Limits) -> None:
         raise RequestError(f"{req.mode} needs an image")
     if not isinstance(req.init_image, Image.Image):
         raise RequestError("image must be a picture")
-    req.init_image = images.to_rgb(req.init_image)
+    req.init_image = imaging.to_rgb(req.init_image)
     req.denoising_strength = _as_float("denoising strength", req.denoising_strength)
     # steps x strength may round to zero steps: accepted, the engine runs one step then (as
     # AUTOMATIC1111 and ComfyUI do), so a low strength is never an error
     _in_range("denoising strength", req.denoising_strength, 0, 1)
-    _choice("resize mode", req.resize_mode, images.RESIZE_MODES)
+    _choice("resize mode", req.resize_mode, RESIZE_MODES)
     req.mask_blur = _as_int("mask blur", req.mask_blur)
     _in_range("mask blur", req.mask_blur, 0, 64)
     if req.mode == "inpaint":
-        _validate_inpaint(req, images)
+        _validate_inpaint(req)
     elif req.mode == "outpaint":
         _validate_outpaint(req, limits)
 
@@ -227,7 +223,7 @@ def hires_size(req: GenerationRequest) -> tuple[int, int]:
     return int(req.width * req.hr_scale) // 8 * 8, int(req.height * req.hr_scale) // 8 * 8
 
 
-def _validate_inpaint(req: GenerationRequest, images) -> None:
+def _validate_inpaint(req: GenerationRequest) -> None:
     _choice("inpaint area", req.inpaint_area, INPAINT_AREAS)
     _choice("masked content", req.masked_content, MASKED_CONTENTS)
     req.inpaint_padding = _as_int("masked area padding", req.inpaint_padding)
@@ -236,7 +232,7 @@ def _validate_inpaint(req: GenerationRequest, images) -> None:
         raise RequestError("inpaint needs a mask: draw on the image or upload a mask")
     if not isinstance(req.mask, Image.Image):
         raise RequestError("mask must be a picture")
-    mask = images.to_mask(req.mask)
+    mask = imaging.to_mask(req.mask)
     if mask.size != req.init_image.size:
         req.extra.setdefault("notices", []).append(
             f"mask was {mask.width}x{mask.height}, resized to the image's "

@@ -9,7 +9,7 @@ import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from webui.engine.samplers import SAMPLER_NAMES
+from webui.choices import SAMPLER_NAMES
 from webui.imageio import FORMATS
 from webui.request import RequestError
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.api.conftest import BlockingJob, png_b64
-from webui.history.infotext import parse_infotext
+from webui.metadata.infotext import parse_infotext
 
 SMALL = {"width": 64, "height": 64, "steps": 2}
 INFO_KEYS = {"prompt", "all_prompts", "seed", "all_seeds", "width", "height", "sampler_name",

@@ -18,7 +18,7 @@ from PIL import Image
 from tests.api.conftest import BlockingJob, png_b64
 from tests.ui.test_gradio_api import free_port
 from webui.api.a1111_defaults import A1111_DEFAULTS
-from webui.history.infotext import parse_infotext
+from webui.metadata.infotext import parse_infotext
 
 SMALL = {"width": 64, "height": 64, "steps": 2}
 

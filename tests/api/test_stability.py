@@ -10,7 +10,7 @@ from PIL import Image
 
 from tests.api.conftest import png_bytes
 from webui.api.stability_adapter import SDXL_ENGINE
-from webui.history.infotext import parse_infotext
+from webui.metadata.infotext import parse_infotext
 
 ERROR_KEYS = {"id", "name", "message"}
 

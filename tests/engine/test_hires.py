@@ -8,7 +8,7 @@ import pytest
 from tests.engine.modes_helpers import pixels
 from tests.helpers import small_request
 from webui.engine.txt2img import run_txt2img
-from webui.history.infotext import parse_infotext
+from webui.metadata.infotext import parse_infotext
 from webui.request import RequestError
 
 

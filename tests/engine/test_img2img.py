@@ -8,8 +8,8 @@ from PIL import Image
 
 from tests.engine.modes_helpers import noise_image, pixels
 from tests.helpers import small_request
-from webui.engine.images import resize_image
-from webui.history.infotext import parse_infotext
+from webui.imaging import resize_image
+from webui.metadata.infotext import parse_infotext
 
 
 def img2img(ctx, **kw):

@@ -7,8 +7,8 @@ import pytest
 
 from tests.engine.modes_helpers import box_mask, inpaint_ctx_for, noise_image, pixels
 from tests.helpers import small_request
-from webui.engine.images import blur_mask
-from webui.history.infotext import parse_infotext
+from webui.imaging import blur_mask
+from webui.metadata.infotext import parse_infotext
 from webui.request import RequestError
 
 

@@ -8,7 +8,7 @@ import pytest
 from tests.engine.modes_helpers import noise_image, pixels
 from tests.helpers import small_request
 from webui.engine.outpaint import overlap_of
-from webui.history.infotext import parse_infotext
+from webui.metadata.infotext import parse_infotext
 from webui.request import RequestError
 
 
@@ -42,7 +42,7 @@ def test_original_outside_overlap_unchanged(ctx, sides, content):
 
 
 def test_new_area_is_repainted(ctx):
-    from webui.engine.images import extend_canvas
+    from webui.imaging import extend_canvas
 
     image = noise_image(seed=8)
     gen = outpaint(ctx, init_image=image, outpaint_right=32).result.images[0].image

@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from tests.helpers import small_request
+from webui.choices import SAMPLER_NAMES
 from webui.engine.progress import JobProgress
-from webui.engine.samplers import SAMPLER_NAMES
 from webui.engine.txt2img import run_txt2img
-from webui.history.infotext import parse_infotext
+from webui.metadata.infotext import parse_infotext
 
 
 def pixels(img: Image.Image) -> np.ndarray:

@@ -108,7 +108,7 @@ def make_result(prompt="a photo of a cat", negative="", seeds=(1,), mode="txt2im
                 steps=2):
     """A real GenerationResult with small solid-colour images (no diffusion needed)."""
     from webui.engine.result import GeneratedImage, GenerationResult
-    from webui.history.infotext import format_infotext
+    from webui.metadata.infotext import format_infotext
     from webui.request import GenerationRequest
 
     req = GenerationRequest(prompt=prompt, negative_prompt=negative, width=size[0],

@@ -10,7 +10,7 @@ from PIL import Image
 
 from tests.helpers import small_request
 from webui.app import create_context
-from webui.history.infotext import parse_infotext
+from webui.metadata.infotext import parse_infotext
 
 
 def test_image_saved_with_parameters_and_recorded(ctx):

@@ -13,7 +13,7 @@ import torch
 from tests.helpers import small_request
 from webui.engine.core import decode_latents
 from webui.engine.txt2img import run_txt2img
-from webui.history.infotext import parse_infotext
+from webui.metadata.infotext import parse_infotext
 from webui.models.loader import ModelLoadError
 from webui.models.lora import extract_lora_tags
 from webui.models.manager import JobModels, ModelManager, parse_cache_budget

@@ -10,7 +10,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from webui.app import serve
-from webui.history.infotext import parse_infotext
+from webui.metadata.infotext import parse_infotext
 
 
 def free_port() -> int:

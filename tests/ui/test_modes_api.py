@@ -11,7 +11,7 @@ from PIL import Image
 from tests.engine.modes_helpers import box_mask, noise_image, pixels
 from tests.ui.test_gradio_api import free_port
 from webui.app import serve
-from webui.history.infotext import parse_infotext
+from webui.metadata.infotext import parse_infotext
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_inpaint_endpoint_keeps_pixels_outside_mask(served, files):
         mask_blur=2, masked_content="fill", api_name="/inpaint")
     with Image.open(gallery[0]["image"]) as out:
         diff = np.abs(pixels(out) - pixels(image)).max(axis=-1)
-    from webui.engine.images import blur_mask
+    from webui.imaging import blur_mask
     outside = np.asarray(blur_mask(mask, 2)) == 0
     assert diff[outside].max() == 0 and diff[np.asarray(mask) == 255].mean() > 5
     assert params_of(gallery[0]["image"])["Masked content"] == "fill"
@@ -107,7 +107,7 @@ def test_txt2img_hires_and_styles(served):
 
 
 # Gradio's image input may refuse the file itself ("cannot identify image file"); what
-# reaches the app is refused by webui.engine.images.open_image with its own words
+# reaches the app is refused by webui.imaging.open_image with its own words
 UNREADABLE = "cannot identify image file|is empty|not an image|damaged or truncated"
 
 

@@ -12,8 +12,8 @@ from webui import __version__
 from webui.api.a1111_models import Img2ImgRequest, Txt2ImgRequest, _Processing
 from webui.api.catalog import resolve_checkpoint
 from webui.api.common import ApiError, decode_image
-from webui.engine.samplers import SAMPLER_NAMES
-from webui.history.infotext import parse_infotext
+from webui.choices import SAMPLER_NAMES
+from webui.metadata.infotext import parse_infotext
 from webui.request import GenerationRequest, RequestError
 
 log = logging.getLogger(__name__)

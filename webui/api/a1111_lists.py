@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from webui.api import a1111_models as m
 from webui.api.a1111_adapter import SAMPLER_ALIASES, SCHEDULERS
 from webui.api.catalog import checkpoint_title, checkpoints, known_hash, lora_files, vae_files
-from webui.engine.samplers import SAMPLER_NAMES
+from webui.choices import SAMPLER_NAMES
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from webui.engine.preview import latents_to_preview
 from webui.engine.progress import Interrupted, JobProgress
 from webui.engine.result import GeneratedImage, GenerationResult, base_params, finish_params
 from webui.engine.samplers import make_scheduler
-from webui.history.infotext import format_infotext
+from webui.metadata.infotext import format_infotext
 from webui.models.bundle import JobBundle, JobModels
 from webui.models.lora import extract_lora_tags
 from webui.prompting.encode import prompt_kwargs

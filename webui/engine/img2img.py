@@ -4,9 +4,9 @@ denoised from ``denoising_strength`` by the shared loop."""
 from __future__ import annotations
 
 from webui.engine.core import ModeSpec, run_job
-from webui.engine.images import resize_image
 from webui.engine.progress import JobProgress
 from webui.engine.result import GenerationResult, fmt_number
+from webui.imaging import resize_image
 from webui.request import GenerationRequest
 
 

@@ -17,10 +17,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from webui.engine.core import ModeSpec, run_job
-from webui.engine.images import blur_mask, crop_region, fill_masked, paste_through, resize_image
 from webui.engine.img2img import styles_params
 from webui.engine.progress import JobProgress
 from webui.engine.result import GenerationResult, fmt_number
+from webui.imaging import blur_mask, crop_region, fill_masked, paste_through, resize_image
 from webui.request import GenerationRequest
 
 log = logging.getLogger(__name__)

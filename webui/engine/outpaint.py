@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageFilter
 
-from webui.engine.images import extend_canvas
 from webui.engine.img2img import styles_params
 from webui.engine.inpaint import InpaintJob, run_prepared
 from webui.engine.progress import JobProgress
 from webui.engine.result import GenerationResult, fmt_number
+from webui.imaging import extend_canvas
 from webui.request import GenerationRequest
 
 

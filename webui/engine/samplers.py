@@ -1,4 +1,4 @@
-"""A1111 sampler names mapped to diffusers schedulers.
+"""A1111 sampler names (``webui.choices.SAMPLER_NAMES``) mapped to diffusers schedulers.
 
 Names are the ones AUTOMATIC1111 shows and writes into infotexts ("Euler a", "DPM++ 2M Karras"),
 so recorded parameters mean the same thing in both apps.
@@ -7,6 +7,8 @@ so recorded parameters mean the same thing in both apps.
 from __future__ import annotations
 
 from typing import Any
+
+from webui.choices import SAMPLER_NAMES
 
 # name -> (diffusers scheduler class name, extra config overrides)
 _SAMPLERS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -29,7 +31,9 @@ _SAMPLERS: dict[str, tuple[str, dict[str, Any]]] = {
     "PLMS": ("PNDMScheduler", {"skip_prk_steps": True}),
 }
 
-SAMPLER_NAMES: list[str] = list(_SAMPLERS)
+if list(_SAMPLERS) != SAMPLER_NAMES:  # one list of names, in one order, everywhere
+    raise ImportError("webui.engine.samplers and webui.choices.SAMPLER_NAMES list different "
+                      "samplers")
 
 # keys that one scheduler's config may carry but that would change another's behaviour
 _RESET_KEYS = ("use_karras_sigmas", "algorithm_type", "use_exponential_sigmas",

@@ -1,6 +1,6 @@
 """Import an existing outputs tree (AUTOMATIC1111, Forge, ComfyUI, ...) into the history.
 
-Every image file is recorded with the parameters :mod:`webui.history.pnginfo` reads from it.
+Every image file is recorded with the parameters :mod:`webui.metadata.pnginfo` reads from it.
 Files stay where they are. Importing the same folder again adds nothing: a file is known by
 its path (relative to our outputs folder when inside it, else absolute).
 """
@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webui.history.files import STAGING, THUMBS
-from webui.history.pnginfo import read_generation_info
+from webui.metadata.pnginfo import read_generation_info
 from webui.history.schema import Generation
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ def fields_from_record(row, image_path: str | None = None) -> dict:
 
 
 def fields_from_info(info, image_path: str | None = None) -> dict:
-    """The same fields from a PNG Info :class:`~webui.history.pnginfo.GenerationInfo`."""
+    """The same fields from a PNG Info :class:`~webui.metadata.info.GenerationInfo`."""
     return {
         "prompt": info.prompt, "negative_prompt": info.negative_prompt,
         "width": info.width, "height": info.height, "steps": info.steps,

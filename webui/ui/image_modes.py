@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 from PIL import Image
 
-from webui.engine.images import DEFAULT_MAX_IMAGE_PIXELS, open_image
+from webui.imaging import DEFAULT_MAX_IMAGE_PIXELS, open_image
 from webui.request import GenerationRequest, RequestError
 from webui.ui.widgets import stream_for_caller
 

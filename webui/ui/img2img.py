@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from webui.engine.images import RESIZE_MODES
+from webui.choices import RESIZE_MODES
 from webui.request import GenerationRequest
 from webui.ui.image_modes import read_upload, run_with_notices, size_of_upload
 from webui.ui.sendto import result_source

@@ -10,8 +10,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from webui.engine.images import RESIZE_MODES
-from webui.request import INPAINT_AREAS, MASKED_CONTENTS, GenerationRequest
+from webui.choices import INPAINT_AREAS, MASKED_CONTENTS, RESIZE_MODES
+from webui.request import GenerationRequest
 from webui.ui.image_modes import read_upload, run_with_notices
 from webui.ui.sendto import result_source
 from webui.ui.widgets import (common_controls, none_if_unset, output_panel,

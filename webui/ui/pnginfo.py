@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from webui.history.pnginfo import read_generation_info
+from webui.metadata.pnginfo import read_generation_info
 from webui.history.reuse import fields_from_info
 from webui.ui.sendto import SendSource, send_buttons
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import gradio as gr
 from PIL import Image
 
-from webui.history.infotext import parse_infotext
+from webui.metadata.infotext import parse_infotext
 from webui.history.reuse import SEND_TARGETS
 
 log = logging.getLogger(__name__)

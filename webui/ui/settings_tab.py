@@ -8,7 +8,7 @@ import logging
 
 import gradio as gr
 
-from webui.engine.samplers import SAMPLER_NAMES
+from webui.choices import SAMPLER_NAMES
 from webui.request import RequestError
 from webui.ui.access import refusal
 from webui.user_settings import TOKENS

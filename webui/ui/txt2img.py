@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from webui.request import HR_UPSCALERS, GenerationRequest
+from webui.choices import HR_UPSCALERS
+from webui.request import GenerationRequest
 from webui.ui.sendto import result_source
 from webui.ui.widgets import (common_controls, none_if_unset, output_panel,
                                stream_for_caller, tab_fields, tab_header)

@@ -10,8 +10,8 @@ from math import gcd
 
 import gradio as gr
 
+from webui.choices import SAMPLER_NAMES
 from webui.engine.progress import JobProgress
-from webui.engine.samplers import SAMPLER_NAMES
 from webui.models.loader import ModelLoadError
 from webui.models.registry import ModelNotFound
 from webui.queue import QueueFull

@@ -1,5 +1,6 @@
-"""Image helpers shared by img2img, inpaint and outpaint: reading uploads safely, A1111's
-resize modes, mask blur and crop regions, filling the masked area.
+"""Image helpers shared by the request, img2img, inpaint and outpaint: reading uploads safely,
+A1111's resize modes (names in ``webui.choices.RESIZE_MODES``), mask blur and crop regions,
+filling the masked area. Plain PIL and numpy: it imports only ``webui.errors``.
 
 Masks are ``L`` images, white (255) = repaint.
 """
@@ -13,11 +14,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
-from webui.request import RequestError
+from webui.errors import RequestError
 
 log = logging.getLogger(__name__)
 
-RESIZE_MODES = ["Just resize", "Crop and resize", "Resize and fill"]
 DEFAULT_MAX_IMAGE_PIXELS = 4096 * 4096
 BACKGROUND = (255, 255, 255)  # transparent areas are flattened onto white, as A1111 does
 

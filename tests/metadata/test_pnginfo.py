@@ -1,4 +1,4 @@
-"""Tests for webui.history.pnginfo: reading generation parameters written by many tools.
+"""Tests for webui.metadata.pnginfo: reading generation parameters written by many tools.
 
 The real-image cases read the samples described in shared/samples/metadata/README.md (never copied
 into the repository); the expected values below are that README's table.
@@ -16,14 +16,12 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from webui.history.infotext import parse_infotext
-from webui.history.pnginfo import (
-    GenerationInfo,
-    decode_user_comment,
-    info_from_infotext,
-    read_generation_info,
-    read_stealth_info,
-)
+from webui.metadata.a1111 import info_from_infotext
+from webui.metadata.exif import decode_user_comment
+from webui.metadata.info import GenerationInfo
+from webui.metadata.infotext import parse_infotext
+from webui.metadata.pnginfo import read_generation_info
+from webui.metadata.stealth import read_stealth_info
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "metadata"
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from webui.engine.images import ImageReadError, open_image, to_mask, to_rgb
+from webui.imaging import ImageReadError, open_image, to_mask, to_rgb
 
 
 def png_bytes(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:

@@ -1,4 +1,4 @@
-"""Tests for webui.history.infotext: A1111 infotext writing, parsing and typing."""
+"""Tests for webui.metadata.infotext: A1111 infotext writing, parsing and typing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from webui.history.infotext import (
+from webui.metadata.infotext import (
     format_infotext,
     format_value,
     params_to_typed,
