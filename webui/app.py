@@ -10,7 +10,7 @@ from webui.auth import Users, load_users
 from webui.config import Settings, parse_size
 from webui.history.db import open_database
 from webui.history.store import HistoryStore
-from webui.jobs import JobRunner
+from webui.jobs import JobRunner, job_caller
 from webui.models.manager import ModelManager
 from webui.models.registry import DbHashCache, ModelRegistry
 from webui.ratelimit import RateLimiter
@@ -44,9 +44,10 @@ class GuardedJobs:
         self.rate_limiter = rate_limiter
         self._run = gpu_wrapper(runner.run) if gpu_wrapper is not None else runner.run
 
-    def run(self, req, owner: str = "local", progress=None):
+    def run(self, req, owner="local", progress=None):
+        """``JobRunner.run``; ``owner`` is a ``Caller`` or an owner name."""
         if self.rate_limiter is not None:
-            self.rate_limiter.take(owner)
+            self.rate_limiter.take(job_caller(owner).job_key)
         return self._run(req, owner=owner, progress=progress)
 
     def __getattr__(self, name):

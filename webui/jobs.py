@@ -11,6 +11,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from webui.caller import Caller
 from webui.config import Limits
 from webui.engine.progress import JobProgress
 from webui import engine
@@ -41,10 +42,14 @@ class JobRunner:
         self._active: dict[str, JobProgress] = {}
         self._active_lock = threading.Lock()
 
-    def run(self, req: GenerationRequest, owner: str = "local",
+    def run(self, req: GenerationRequest, owner: Caller | str = "local",
             progress: JobProgress | None = None) -> JobOutcome:
-        """Run ``req`` for ``owner``; raises ``RequestError``/model errors with clear messages."""
+        """Run ``req`` for ``owner`` (a ``Caller``, or an owner name: ``"local"`` is the local
+        user); raises ``RequestError``/model errors with clear messages. Its images belong to
+        ``owner.owner``; progress, Stop and its place in line go by ``owner.job_key``."""
         validate(req, self.limits)
+        caller = job_caller(owner)
+        owner = caller.job_key
         progress = progress or JobProgress()
         with self._active_lock:
             self._active[owner] = progress
@@ -54,7 +59,7 @@ class JobRunner:
                     if progress.stopped:
                         raise LeftQueue()
                     result = engine.run(self.manager, req, progress)
-                    saved = self.store.record(result, owner=None if owner == "local" else owner)
+                    saved = self.store.record(result, owner=caller.owner)
             except LeftQueue:  # Stop pressed while waiting: nothing ran
                 return JobOutcome(GenerationResult(req, interrupted=True), [])
             return JobOutcome(result, saved)
@@ -63,8 +68,9 @@ class JobRunner:
                 if self._active.get(owner) is progress:
                     del self._active[owner]
 
-    def stop(self, owner: str) -> bool:
+    def stop(self, owner: Caller | str) -> bool:
         """Stop ``owner``'s running job (nobody else's). True if there was one."""
+        owner = job_caller(owner).job_key
         with self._active_lock:
             progress = self._active.get(owner)
         if progress is None:
@@ -72,10 +78,15 @@ class JobRunner:
         progress.stop()
         return True
 
-    def position_of(self, owner: str) -> int | None:
+    def position_of(self, owner: Caller | str) -> int | None:
         """``owner``'s place in line: 0 running, 1 next, None no job."""
-        return self.queue.position_of(owner)
+        return self.queue.position_of(job_caller(owner).job_key)
 
-    def progress_of(self, owner: str) -> JobProgress | None:
+    def progress_of(self, owner: Caller | str) -> JobProgress | None:
         with self._active_lock:
-            return self._active.get(owner)
+            return self._active.get(job_caller(owner).job_key)
+
+
+def job_caller(owner: Caller | str) -> Caller:
+    """A ``Caller`` as is; an owner name as the caller it names (``"local"``: the local user)."""
+    return owner if isinstance(owner, Caller) else Caller.named(owner)

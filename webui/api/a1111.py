@@ -20,10 +20,11 @@ from PIL import Image
 from webui.api import a1111_adapter as adapter
 from webui.api.a1111_models import (ImageResponse, Img2ImgRequest, PNGInfoRequest,
                                     PNGInfoResponse, ProgressResponse, Txt2ImgRequest)
-from webui.api.common import caller_owner, decode_base64, file_base64, open_image
+from webui.api.common import decode_base64, file_base64, open_image
+from webui.caller import Caller, resolve_caller
 from webui.engine.progress import JobProgress
-from webui.metadata.infotext import parse_infotext
-from webui.metadata.pnginfo import read_generation_info
+from webui.history.infotext import parse_infotext
+from webui.history.pnginfo import read_generation_info
 from webui.user_settings import preview_interval
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 PREFIX = "/sdapi/v1"
 
 
-def _respond(ctx, req, body, owner: str, exclude: set[str] | None = None) -> dict:
+def _respond(ctx, req, body, owner: Caller, exclude: set[str] | None = None) -> dict:
     # live previews for /progress's current_image, as often as the Settings tab says
     outcome = ctx.jobs.run(req, owner=owner,
                            progress=JobProgress(preview_every=preview_interval(ctx)))
@@ -49,7 +50,7 @@ def _preview_base64(job) -> str | None:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _progress(ctx, owner: str, skip_current_image: bool = False) -> dict:
+def _progress(ctx, owner: Caller, skip_current_image: bool = False) -> dict:
     job = ctx.jobs.progress_of(owner)
     state = {"skipped": False, "interrupted": False, "stopping_generation": False, "job": "",
              "job_count": 0, "job_timestamp": "0", "job_no": 0, "sampling_step": 0,
@@ -91,30 +92,30 @@ def a1111_router(ctx, options) -> APIRouter:
     def txt2img(body: Txt2ImgRequest, request: Request):
         """Generate from text. Images are raw base64 PNGs carrying their infotext."""
         req = adapter.txt2img_request(body, options)
-        return _respond(ctx, req, body, caller_owner(request))
+        return _respond(ctx, req, body, resolve_caller(ctx, request))
 
     @r.post("/img2img", response_model=ImageResponse)
     def img2img(body: Img2ImgRequest, request: Request):
         """Generate from ``init_images[0]``; with ``mask``, inpaint (white = repaint)."""
         req = adapter.img2img_request(body, options)
         exclude = set() if body.include_init_images else {"init_images", "mask"}
-        return _respond(ctx, req, body, caller_owner(request), exclude)
+        return _respond(ctx, req, body, resolve_caller(ctx, request), exclude)
 
     @r.get("/progress", response_model=ProgressResponse)
     def progress(request: Request, skip_current_image: bool = False):
         """Progress of the caller's own running job (zero when it has none)."""
-        return _progress(ctx, caller_owner(request), skip_current_image)
+        return _progress(ctx, resolve_caller(ctx, request), skip_current_image)
 
     @r.post("/interrupt")
     def interrupt(request: Request):
         """Stop the caller's own job; finished images are kept. Nobody else's job stops."""
-        ctx.jobs.stop(caller_owner(request))
+        ctx.jobs.stop(resolve_caller(ctx, request))
         return {}
 
     @r.post("/skip")
     def skip(request: Request):
         """Stop the caller's own job, as ``interrupt`` does (no per-image skip yet)."""
-        ctx.jobs.stop(caller_owner(request))
+        ctx.jobs.stop(resolve_caller(ctx, request))
         return {}
 
     @r.get("/options")
@@ -127,7 +128,7 @@ def a1111_router(ctx, options) -> APIRouter:
         """Change settings (a part or the whole dict). ``sd_model_checkpoint`` takes a title,
         name or file name and is loaded before this answers (404 unknown name, 400 with the
         loader's reason when it cannot load; the previous one stays); unknown keys are kept."""
-        options.update(changes, owner=caller_owner(request))
+        options.update(changes, owner=resolve_caller(ctx, request).job_key)
         return None
 
     @r.post("/png-info", response_model=PNGInfoResponse)

@@ -1,4 +1,4 @@
-"""What both HTTP APIs share: who is calling, errors, image decoding and a body size limit."""
+"""What both HTTP APIs share: errors, image decoding and a body size limit."""
 
 from __future__ import annotations
 
@@ -13,16 +13,14 @@ from pathlib import Path
 from fastapi import Request
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from webui.caller import API_PREFIXES
+
 log = logging.getLogger(__name__)
 
-#: owner of API jobs when the app has no authentication: every API caller shares it, and no
-#: UI session (owned by its Gradio session or user name) can be stopped through the API
-API_OWNER = "api"
 #: largest request body the API reads; a bigger one is refused with 413 before it is read
 MAX_BODY_BYTES = 32 * 1024 * 1024
 #: largest side of an uploaded image (it is resized to the request's size anyway)
 MAX_IMAGE_SIDE = 8192
-API_PREFIXES = ("/sdapi/", "/v1/")
 
 _DATA_URL = re.compile(r"^data:[\w/+.-]*(;[\w=.-]+)*;base64,", re.IGNORECASE)
 
@@ -36,12 +34,6 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         self.kind = kind
-
-
-def caller_owner(request: Request) -> str:
-    """The job owner of this API caller: the authenticated user once authentication puts one
-    in ``request.scope["webui.user"]``, otherwise the shared :data:`API_OWNER`."""
-    return request.scope.get("webui.user") or API_OWNER
 
 
 def decode_base64(data: str, what: str = "image") -> bytes:

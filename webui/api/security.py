@@ -4,8 +4,8 @@
 
 ``ApiAuthMiddleware`` guards every API route (``/sdapi/``, ``/v1/``) and the docs
 (``/docs``, ``/openapi.json``) when any credential is configured; a caller who proves who they
-are gets ``scope["webui.user"]``, the owner of their jobs (see ``common.caller_owner``), so
-progress and interrupt see only their own jobs. Nothing here logs or returns a secret.
+are gets ``scope["webui.user"]``, which ``webui.caller.resolve_caller`` makes the owner of
+their jobs, so progress and interrupt see only their own jobs. Nothing here logs or returns a secret.
 """
 
 from __future__ import annotations

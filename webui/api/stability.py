@@ -16,7 +16,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
 from webui.api import stability_adapter as adapter
-from webui.api.common import ApiError, caller_owner, file_base64, open_image
+from webui.api.common import ApiError, file_base64, open_image
+from webui.caller import resolve_caller
 from webui.engine.progress import JobProgress
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def stability_router(ctx, options) -> APIRouter:
         if wants_png and samples > 1:
             raise ApiError(400, "Accept: image/png answers with one image; ask for samples=1 "
                            "or accept application/json")
-        outcome = ctx.jobs.run(req, owner=caller_owner(request), progress=JobProgress())
+        outcome = ctx.jobs.run(req, owner=resolve_caller(ctx, request), progress=JobProgress())
         reason = "ERROR" if outcome.result.interrupted else "SUCCESS"
         pairs = list(zip(outcome.saved, outcome.result.images))
         if not pairs:

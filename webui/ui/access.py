@@ -1,4 +1,5 @@
-"""Who is using the browser UI, what they may do, and which files they may read.
+"""What browser callers may do, and which files they may read. Who they are is decided by
+``webui.caller.resolve_caller`` (the one place, shared with the API):
 
 * **Local** (no ``--auth``, no ``--demo``): one local user, who is admin and sees everything.
 * **Logins** (``--auth``/``--auth-file``): Gradio's login form; the owner of a job or image
@@ -16,7 +17,6 @@ when there are several users.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -24,42 +24,24 @@ import secrets
 from pathlib import Path
 from urllib.parse import unquote
 
+from webui.caller import VISITOR_COOKIE, Caller, resolve_caller, visitor_name
+
 log = logging.getLogger(__name__)
 
-VISITOR_COOKIE = "webui-visitor"
 ADMIN_ONLY = "Only an admin can do this on a shared server (see --admins)."
 DEMO_OFF = "This is turned off in the hosted demo."
 
 
-def username_of(request) -> str | None:
-    return getattr(request, "username", None) if request is not None else None
-
-
-def caller(ctx, request) -> tuple[str | None, bool]:
-    """``(owner, is_admin)`` of a UI caller: ``(None, True)`` for the single local user."""
-    user = username_of(request)
-    if not user:
-        if ctx.settings.demo:  # no visitor id: see nothing, change nothing
-            return (getattr(request, "session_hash", None) or "anonymous"), False
-        return None, True
-    return user, user in (ctx.settings.admins or ())
-
-
 def refusal(ctx, request) -> str | None:
-    """Why the caller may not write to disk or run code (settings, imports, model files),
-    or None when they may."""
+    """Why the caller (a ``gr.Request`` or a resolved ``Caller``) may not write to disk or
+    run code (settings, imports, model files), or None when they may."""
     if ctx.settings.demo:
         return DEMO_OFF
-    _, admin = caller(ctx, request)
-    return None if admin else ADMIN_ONLY
+    who = request if isinstance(request, Caller) else resolve_caller(ctx, request)
+    return None if who.is_admin else ADMIN_ONLY
 
 
 # -- demo visitors --------------------------------------------------------------------------
-def visitor_name(token: str) -> str:
-    """The owner name of a visitor cookie (the cookie itself is never stored)."""
-    return "visitor-" + hashlib.sha256(token.encode()).hexdigest()[:16]
-
-
 def visitor_of(request) -> str:
     """Gradio ``auth_dependency`` in demo mode: the visitor's owner name from their cookie
     (``VisitorCookieMiddleware`` makes sure there is one)."""
@@ -170,33 +152,18 @@ class FileGuardMiddleware:
         return None
 
     def _owner_check(self, real: Path, scope) -> str | None:
-        s = self.ctx.settings
-        if not (s.demo or s.login_enabled):
-            return None  # one local user
-        user = self._user(scope)
-        if user is None:
+        from starlette.requests import Request
+
+        who = resolve_caller(self.ctx, Request(scope), gradio_app=self.gradio_app())
+        if who.is_admin:
+            return None  # the one local user, or an admin outside the demo
+        if who.is_anonymous:
             return "anonymous"
-        if user in (s.admins or ()) and not s.demo:
-            return None
         rel = real.relative_to(self.outputs)
         if rel.parts and rel.parts[0] == ".thumbs":  # the 'file missing' tile
             return None
         owner = self._owner_of_file(rel)
-        return None if owner == user else "someone else's image"
-
-    def _user(self, scope) -> str | None:
-        from starlette.requests import Request
-
-        request = Request(scope)
-        if self.ctx.settings.demo and not self.ctx.settings.login_enabled:
-            token = request.cookies.get(VISITOR_COOKIE)
-            return visitor_name(token) if token else None
-        gapp = self.gradio_app()
-        if gapp is None:
-            return None
-        token = request.cookies.get(f"access-token-{gapp.cookie_id}") or \
-            request.cookies.get(f"access-token-unsecure-{gapp.cookie_id}")
-        return gapp.tokens.get(token) if token else None
+        return None if owner is not False and who.may_see(owner) else "someone else's image"
 
     def _owner_of_file(self, rel: Path) -> str | None | bool:
         """Owner of the record whose image (or thumbnail) is ``rel``; False if no record."""

@@ -1,5 +1,5 @@
 """The Gallery tab: the image history with search, filters, boards, star, delete, export,
-import and reuse. Every handler asks the store as the calling user (``viewer``)."""
+import and reuse. Every handler asks the store as the calling user (``resolve_caller``)."""
 
 from __future__ import annotations
 
@@ -9,28 +9,19 @@ from datetime import date
 
 import gradio as gr
 
+from webui.caller import resolve_caller
 from webui.history.boards import BoardError
 from webui.history.export import export_zip
 from webui.history.importer import import_folder
 from webui.history.query import GalleryQuery
 from webui.history.reuse import fields_from_record, request_from_record
 from webui.ui.sendto import SendSource, send_buttons
-from webui.ui.widgets import USER_ERRORS, owner_of
+from webui.ui.widgets import USER_ERRORS
 
 log = logging.getLogger(__name__)
 
 PAGE = 48
 ANY = "(any)"
-
-
-def viewer(ctx, request: gr.Request | None) -> tuple[str | None, bool]:
-    """``(owner, is_admin)`` of the caller. Without login everyone is the one local user
-    (sees everything); a logged-in user is an admin when listed in ``settings.admins``."""
-    username = getattr(request, "username", None) if request is not None else None
-    if not username:
-        return None, True
-    admins = getattr(ctx.settings, "admins", ()) or ()
-    return owner_of(request), username in admins
 
 
 def parse_day(text: str | None) -> date | None:
@@ -156,7 +147,8 @@ def build_gallery_tab(ctx) -> GalleryTab:
 
     def load_page(text_, mode_, model_, size_, starred_, board_, sort_, day_from_, day_to_,
                   page_no, request):
-        owner, admin = viewer(ctx, request)
+        who = resolve_caller(ctx, request)
+        owner, admin = who.owner, who.is_admin
         q = build_query(text_, mode_, model_, size_, starred_, board_, sort_, day_from_,
                         day_to_, page_no)
         result = store.search(q, owner, admin)
@@ -193,7 +185,8 @@ def build_gallery_tab(ctx) -> GalleryTab:
         return load_page(t, m, mo, si, st, b, so, df, dt, int(p) + 1, request)
 
     def show(row_ids, evt: gr.SelectData, request: gr.Request = None):
-        owner, admin = viewer(ctx, request)
+        who = resolve_caller(ctx, request)
+        owner, admin = who.owner, who.is_admin
         if evt.index is None or evt.index >= len(row_ids):
             return None, "", "", None
         row = store.get(row_ids[evt.index], owner, admin)
@@ -206,7 +199,8 @@ def build_gallery_tab(ctx) -> GalleryTab:
             fields_from_record(row, image) | {"id": row.id}
 
     def call(fn, request, *args):
-        owner, admin = viewer(ctx, request)
+        who = resolve_caller(ctx, request)
+        owner, admin = who.owner, who.is_admin
         try:
             return fn(owner, admin, *args)
         except (BoardError, ValueError, FileNotFoundError) as exc:
@@ -281,13 +275,14 @@ def build_gallery_tab(ctx) -> GalleryTab:
 
     def rerun_fn(vary_seed):
         def handler(payload, request: gr.Request = None):
-            owner, admin = viewer(ctx, request)
+            who = resolve_caller(ctx, request)
+            owner, admin = who.owner, who.is_admin
             row = payload and store.get(payload["id"], owner, admin)
             if not row:
                 raise gr.Error("click an image first")
             try:
                 req = request_from_record(row, vary_seed)
-                outcome = ctx.jobs.run(req, owner=owner_of(request))
+                outcome = ctx.jobs.run(req, owner=who)
             except USER_ERRORS + (ValueError,) as exc:
                 raise gr.Error(str(exc)) from None
             if not outcome.saved:

@@ -10,8 +10,9 @@ from math import gcd
 
 import gradio as gr
 
-from webui.choices import SAMPLER_NAMES
+from webui.caller import resolve_caller
 from webui.engine.progress import JobProgress
+from webui.engine.samplers import SAMPLER_NAMES
 from webui.models.loader import ModelLoadError
 from webui.models.registry import ModelNotFound
 from webui.queue import QueueFull
@@ -38,13 +39,6 @@ def preset_size(label: str) -> tuple[int, int] | None:
         return None
     w, h = label.split(" ")[0].split("x")
     return int(w), int(h)
-
-
-def owner_of(request: gr.Request | None) -> str:
-    """Who is asking: the logged-in user, else this browser session."""
-    if request is None:
-        return "local"
-    return getattr(request, "username", None) or request.session_hash or "local"
 
 
 @dataclass
@@ -232,6 +226,7 @@ def stream_for_caller(ctx, req: GenerationRequest, request: gr.Request | None, p
     bar and the previews go to this caller only. User mistakes become ``gr.Error`` with the
     plain message; the app keeps serving. A client that disconnects stops its job.
     """
+    who = resolve_caller(ctx, request)
     job = JobProgress(preview_every=preview_interval(ctx))
     done = threading.Event()
     changed = threading.Event()  # set by the job at every step, so previews go out at once
@@ -240,7 +235,7 @@ def stream_for_caller(ctx, req: GenerationRequest, request: gr.Request | None, p
 
     def work():
         try:
-            box["outcome"] = ctx.jobs.run(req, owner=owner_of(request), progress=job)
+            box["outcome"] = ctx.jobs.run(req, owner=who, progress=job)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             box["error"] = exc
         finally:
@@ -300,7 +295,7 @@ def stop_button(ctx, tab: str) -> gr.Button:
     btn = gr.Button("Stop", variant="stop", elem_id=f"{tab}_stop")
 
     def stop(request: gr.Request = None):
-        ctx.jobs.stop(owner_of(request))
+        ctx.jobs.stop(resolve_caller(ctx, request))
 
     btn.click(stop, None, None, api_name="stop" if tab == "txt2img" else False, queue=False)
     return btn
