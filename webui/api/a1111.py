@@ -23,8 +23,8 @@ from webui.api.a1111_models import (ImageResponse, Img2ImgRequest, PNGInfoReques
 from webui.api.common import decode_base64, file_base64, open_image
 from webui.caller import Caller, resolve_caller
 from webui.engine.progress import JobProgress
-from webui.history.infotext import parse_infotext
-from webui.history.pnginfo import read_generation_info
+from webui.metadata.infotext import parse_infotext
+from webui.metadata.pnginfo import read_generation_info
 from webui.user_settings import preview_interval
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from math import gcd
 import gradio as gr
 
 from webui.caller import resolve_caller
+from webui.choices import SAMPLER_NAMES
 from webui.engine.progress import JobProgress
-from webui.engine.samplers import SAMPLER_NAMES
 from webui.models.loader import ModelLoadError
 from webui.models.registry import ModelNotFound
 from webui.queue import QueueFull
