@@ -38,3 +38,19 @@ def ctx(settings):
     from webui.app import create_context
 
     return create_context(settings)
+
+
+#: fixtures that start a real HTTP server on loopback
+SERVER_FIXTURES = {"api", "served", "secured", "app"}
+
+
+def pytest_collection_modifyitems(items):
+    """Markers for the fast lane: ``browser`` (tests/browser, also ``slow``) and ``server``
+    (a real HTTP server on loopback)."""
+    for item in items:
+        path = str(item.fspath).replace("\\", "/")
+        if "/tests/browser/" in path:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
+        if "/tests/browser/" in path or SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)

@@ -111,7 +111,24 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"rep_{rep.when}", rep)
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/browser/" in str(item.fspath).replace("\\", "/"):
-            item.add_marker(pytest.mark.slow)
+def set_number(page, elem_id: str, value, settle_ms: int = 400) -> None:
+    """Type ``value`` into a number field and check that it took effect (and stayed: a page
+    still starting up may set its own value just after the typing), retrying until then."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    want = str(value)
+    for _ in range(20):
+        box.fill(want)
+        box.press("Enter")
+        page.wait_for_timeout(settle_ms)
+        if box.input_value() == want:
+            return
+    raise AssertionError(f"#{elem_id} shows {box.input_value()!r}, not the typed {want!r}")
+
+
+def wait_job_done(page, tab: str, text: str, timeout: int = 120_000) -> str:
+    """Wait until ``tab``'s generation parameters hold ``text``: they are written when the
+    job ends (a gallery image alone may be a live preview). Returns the parameters."""
+    page.wait_for_function(
+        "([sel, text]) => (document.querySelector(sel)?.value || '').includes(text)",
+        arg=[f"#{tab}_info textarea", text], timeout=timeout)
+    return page.locator(f"#{tab}_info textarea").input_value()

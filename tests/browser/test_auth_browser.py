@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import RunningApp
-from tests.browser.test_txt2img_browser import set_number
+from tests.browser.conftest import RunningApp, set_number, wait_job_done
+
 
 USERS = {"ann": "ann-Pw-41x", "ben": "ben-Pw-77q"}
 
@@ -32,7 +32,7 @@ def generate(page, prompt: str) -> None:
     set_number(page, "txt2img_height", 64)
     set_number(page, "txt2img_steps", 2)
     page.locator("#txt2img_generate").click()
-    page.locator("#txt2img_gallery img").first.wait_for(timeout=120_000)
+    wait_job_done(page, "txt2img", prompt)
 
 
 def test_wrong_password_is_refused(app, pages):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser.conftest import RunningApp
+from tests.browser.conftest import RunningApp, set_number
 
 
 @pytest.fixture(scope="module")
@@ -15,11 +15,6 @@ def app(tiny_models_dir, tmp_path_factory):
     yield running
     running.stop()
 
-
-def set_number(page, elem_id: str, value) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def test_draw_a_mask_and_inpaint(app, pages, tmp_path):

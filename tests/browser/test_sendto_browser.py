@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import RunningApp
+from tests.browser.conftest import RunningApp, set_number
 
 
 @pytest.fixture(scope="module")
@@ -13,11 +13,6 @@ def app(tiny_models_dir, tmp_path_factory):
     yield running
     running.stop()
 
-
-def set_number(page, elem_id: str, value) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def test_send_txt2img_result_to_img2img_and_generate(app, pages):

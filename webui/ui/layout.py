@@ -48,12 +48,30 @@ def build_ui(ctx) -> gr.Blocks:
         history_tab.select(gallery.load, None, gallery.outputs, api_visibility="private")
         # each page load shows the Settings tab's current defaults (no restart needed)
         targets = [t for b in built.values() for t in b["controls"].default_targets()]
-        demo.load(lambda: user_defaults(ctx) * len(built), None, targets,
-                  api_visibility="private", queue=False)
+        apply_defaults_on_load(demo, targets, lambda: user_defaults(ctx) * len(built))
         demo.load(gallery.load, None, gallery.outputs, api_visibility="private")
         settings_tab.select(user_settings["load"], None, user_settings["fields"],
                             api_visibility="private")
     return demo
+
+
+def apply_defaults_on_load(demo: gr.Blocks, targets: list, defaults) -> None:
+    """Set ``targets`` to ``defaults()`` when a page loads, but only the fields the person
+    has not changed yet: on a slow server the answer can arrive after they started typing,
+    and what they typed wins."""
+    import json
+
+    fetched = gr.JSON(visible=False)
+    initial = json.dumps([t.value for t in targets])
+    keep_edits = f"""(defaults, ...current) => {{
+        const initial = {initial};
+        if (!Array.isArray(defaults)) return current;
+        return current.map((v, i) =>
+            JSON.stringify(v) === JSON.stringify(initial[i]) ? defaults[i] : v);
+    }}"""
+    demo.load(defaults, None, fetched, api_visibility="private", queue=False).then(
+        None, [fetched, *targets], targets, js=keep_edits, api_visibility="private",
+        queue=False)
 
 
 def access_banner(ctx) -> str:
