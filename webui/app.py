@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from webui.auth import Users, load_users
 from webui.config import Settings, parse_size
 from webui.history.db import open_database
+from webui.history.model_hashes import DbHashCache
 from webui.history.store import HistoryStore
 from webui.jobs import JobRunner, job_caller
 from webui.models.manager import ModelManager
-from webui.models.registry import DbHashCache, ModelRegistry
+from webui.models.registry import ModelRegistry
 from webui.ratelimit import RateLimiter
 from webui.user_settings import SettingsStore
 

@@ -78,7 +78,7 @@ def test_hashes_cached_in_the_database(tiny_models_dir, tmp_path):
     from sqlalchemy import text
 
     from webui.history.db import open_database
-    from webui.models.registry import DbHashCache
+    from webui.history.model_hashes import DbHashCache
 
     engine = open_database(f"sqlite:///{tmp_path / 'web.db'}")
     reg = ModelRegistry(tiny_models_dir / "Stable-diffusion", hash_cache=DbHashCache(engine))

@@ -182,38 +182,6 @@ class HashCache:
         return value
 
 
-class DbHashCache(HashCache):
-    """The hash cache in the app's database (table ``model_hashes``), so hashes survive
-    restarts and are shared by every instance using the same database."""
-
-    def __init__(self, engine):
-        super().__init__(None)
-        self.engine = engine
-
-    def get(self, path: Path, kind: str, compute) -> str:
-        from sqlalchemy.orm import Session
-
-        from webui.history.schema import ModelHash
-
-        key = self._key(path, kind)
-        with self._lock:
-            if key in self._data:
-                return self._data[key]
-        with Session(self.engine) as session:
-            row = session.get(ModelHash, key)
-            if row is not None:
-                self._data[key] = row.sha256
-                return row.sha256
-        value = compute(path)
-        with Session(self.engine) as session:
-            if session.get(ModelHash, key) is None:
-                session.add(ModelHash(key=key, sha256=value))
-                session.commit()
-        with self._lock:
-            self._data[key] = value
-        return value
-
-
 class ModelRegistry:
     """Lists the models of the three A1111 folders; classifies and hashes them."""
 
