@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, distinct, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -322,7 +322,16 @@ class HistoryStore(BoardsMixin):
             log.warning("history repaired after an interrupted run: %s", report)
         return report
 
-    def distinct_count(self, column: str) -> int:
-        """Number of distinct values of a column (diagnostics and benchmarks)."""
+    def owner_of_file(self, rel: Path) -> str | None | bool:
+        """Owner of the record whose image (or its ``.thumbs/`` thumbnail) is ``rel``, a path
+        under the outputs folder; None for the local user's; False when no record has it."""
+        parts = rel.parts
+        if len(parts) >= 2 and parts[-2] == ".thumbs":
+            folder = Path(*parts[:-2]).as_posix()
+            stem = Path(parts[-1]).stem
+            cond = Generation.image_path.like(f"{folder}/{stem}.%")
+        else:
+            cond = Generation.image_path == rel.as_posix()
         with Session(self.engine) as session:
-            return session.scalar(select(func.count(distinct(getattr(Generation, column))))) or 0
+            row = session.execute(select(Generation.owner).where(cond).limit(1)).first()
+        return False if row is None else row[0]

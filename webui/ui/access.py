@@ -162,26 +162,8 @@ class FileGuardMiddleware:
         rel = real.relative_to(self.outputs)
         if rel.parts and rel.parts[0] == ".thumbs":  # the 'file missing' tile
             return None
-        owner = self._owner_of_file(rel)
+        owner = self.ctx.store.owner_of_file(rel)
         return None if owner is not False and who.may_see(owner) else "someone else's image"
-
-    def _owner_of_file(self, rel: Path) -> str | None | bool:
-        """Owner of the record whose image (or thumbnail) is ``rel``; False if no record."""
-        from sqlalchemy import select
-        from sqlalchemy.orm import Session
-
-        from webui.history.schema import Generation
-
-        parts = rel.parts
-        if len(parts) >= 2 and parts[-2] == ".thumbs":
-            folder = Path(*parts[:-2]).as_posix()
-            stem = Path(parts[-1]).stem
-            cond = Generation.image_path.like(f"{folder}/{stem}.%")
-        else:
-            cond = Generation.image_path == rel.as_posix()
-        with Session(self.ctx.store.engine) as session:
-            row = session.execute(select(Generation.owner).where(cond).limit(1)).first()
-        return False if row is None else row[0]
 
 
 def gradio_app_of(app):
