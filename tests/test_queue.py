@@ -129,3 +129,64 @@ def test_job_stopped_in_line_writes_nothing(ctx):
     assert outcome["o"].result.interrupted and outcome["o"].saved == []
     assert described and described[0].startswith("Queued: position 1")
     assert ctx.store.count() == 0
+
+
+def test_device_turn_ends_before_the_files_are_written(ctx):
+    """A job's images are written after its device turn is released: the next job in line
+    is already running on the device while the first one's files and rows are written, and
+    the first caller still gets its saved images back."""
+    from webui.history.store import HistoryStore
+    from webui.jobs import JobRunner
+
+    b_on_device = threading.Event()
+
+    class TimedStore(HistoryStore):
+        """The real store; ``record`` notes when it starts and ends, and (slow disk) does not
+        write until job B runs on the device or 20 s have passed."""
+
+        def __init__(self, base):
+            super().__init__(base.engine, base.outputs_dir, base.user_settings)
+            self.writes: dict[str, tuple[float, float]] = {}
+
+        def record(self, result, owner=None):
+            began = time.monotonic()
+            b_on_device.wait(20)
+            saved = super().record(result, owner)
+            self.writes[result.request.prompt] = (began, time.monotonic())
+            return saved
+
+    store = TimedStore(ctx.store)
+    runner = JobRunner(ctx.manager, store, ctx.settings.limits)
+    released = {}
+    runner.queue.on_release.append(lambda t: released.setdefault(t.owner, t.released))
+
+    a_progress, b_progress = JobProgress(), JobProgress()
+    a_running, a_go = threading.Event(), threading.Event()
+    a_progress.listeners.append(lambda _p: (a_running.set(), a_go.wait(20)))
+    b_started = {}
+
+    def on_b_step(_p):
+        b_started.setdefault("t", time.monotonic())
+        b_on_device.set()
+
+    b_progress.listeners.append(on_b_step)
+    outcomes = {}
+    a = threading.Thread(target=lambda: outcomes.setdefault("a", runner.run(
+        small_request(prompt="job a", seed=1), owner="a", progress=a_progress)))
+    b = threading.Thread(target=lambda: outcomes.setdefault("b", runner.run(
+        small_request(prompt="job b", seed=2), owner="b", progress=b_progress)))
+    a.start()
+    assert a_running.wait(120)
+    b.start()
+    wait_until(lambda: runner.position_of("b") == 1, timeout=60)  # B waits behind A
+    a_go.set()
+    a.join(120)
+    b.join(120)
+
+    a_write_began, a_write_ended = store.writes["job a"]
+    assert released["a"] < a_write_began  # the turn was released before the write began
+    assert b_started["t"] < a_write_ended  # B ran on the device before A's files were done
+    for name in ("a", "b"):  # each caller still gets its saved images and rows back
+        (saved,) = outcomes[name].saved
+        assert saved.path.is_file() and store.get(saved.id).prompt == f"job {name}"
+    assert outcomes["a"].saved[0].path != outcomes["b"].saved[0].path

@@ -1,8 +1,12 @@
 """Running jobs: one at a time on the device, each with its owner's progress and Stop.
 
-Every front door (each UI tab, the A1111 and Stability APIs) calls ``JobRunner.run``; the
-``DeviceQueue`` behind it is the single FIFO line for the device, so positions, ETAs and
-"queue full" mean the same for everyone.
+Every front door (each UI tab, the Gallery's re-run, the A1111 and Stability APIs) calls
+``JobRunner.run``; the ``DeviceQueue`` behind it is the single FIFO line for the device, so
+positions, ETAs and "queue full" mean the same for everyone.
+
+A job has two parts: its device turn (wait in line, run the engine) and then, after the turn
+has ended and the next job is already on the device, writing its files and history rows.
+The caller still gets the saved images back from ``run``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ class JobRunner:
         self.queue = DeviceQueue(max_queue)
         self._active: dict[str, JobProgress] = {}
         self._active_lock = threading.Lock()
+        # writes happen outside the device turn, so two finished jobs may write at once:
+        # one at a time keeps the store's numbered file names unique
+        self._write_lock = threading.Lock()
 
     def run(self, req: GenerationRequest, owner: Caller | str = "local",
             progress: JobProgress | None = None) -> JobOutcome:
@@ -49,24 +56,34 @@ class JobRunner:
         ``owner.owner``; progress, Stop and its place in line go by ``owner.job_key``."""
         validate(req, self.limits)
         caller = job_caller(owner)
-        owner = caller.job_key
+        key = caller.job_key
         progress = progress or JobProgress()
         with self._active_lock:
-            self._active[owner] = progress
+            self._active[key] = progress
         try:
             try:
-                with self.queue.turn(owner, lambda: progress.stopped, progress.queued):
-                    if progress.stopped:
-                        raise LeftQueue()
-                    result = engine.run(self.manager, req, progress)
-                    saved = self.store.record(result, owner=caller.owner)
+                result = self._device_turn(req, key, progress)
             except LeftQueue:  # Stop pressed while waiting: nothing ran
                 return JobOutcome(GenerationResult(req, interrupted=True), [])
-            return JobOutcome(result, saved)
+            # the turn has ended: the next job runs on the device while this one writes
+            return JobOutcome(result, self._save(result, caller))
         finally:
             with self._active_lock:
-                if self._active.get(owner) is progress:
-                    del self._active[owner]
+                if self._active.get(key) is progress:
+                    del self._active[key]
+
+    def _device_turn(self, req: GenerationRequest, key: str,
+                     progress: JobProgress) -> GenerationResult:
+        """Wait in line, then run ``req`` on the engine; the turn ends when this returns."""
+        with self.queue.turn(key, lambda: progress.stopped, progress.queued):
+            if progress.stopped:
+                raise LeftQueue()
+            return engine.run(self.manager, req, progress)
+
+    def _save(self, result: GenerationResult, caller: Caller) -> list[SavedImage]:
+        """Write ``result``'s images and rows (off the device turn), one job at a time."""
+        with self._write_lock:
+            return self.store.record(result, owner=caller.owner)
 
     def stop(self, owner: Caller | str) -> bool:
         """Stop ``owner``'s running job (nobody else's). True if there was one."""

@@ -7,10 +7,13 @@ hang, and a job stopped while it waits leaves the queue without ever running.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
 
 
 class QueueFull(RuntimeError):
@@ -23,15 +26,24 @@ class LeftQueue(Exception):
 
 @dataclass(eq=False)
 class Ticket:
+    """One job's place in line; ``started``/``released``: when its device turn began and
+    ended (``time.monotonic()``; None until then)."""
+
     owner: str
     created: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    released: float | None = None
 
 
 class DeviceQueue:
-    """A FIFO lock: ``with queue.turn(owner, stopped, on_wait):`` runs when it is your turn."""
+    """A FIFO lock: ``with queue.turn(owner, stopped, on_wait):`` runs when it is your turn.
+
+    ``on_release``: callables given each ``Ticket`` the moment its turn ends and the next job
+    may use the device (after the slot is freed; they must not block)."""
 
     def __init__(self, max_waiting: int = 64):
         self.max_waiting = max_waiting
+        self.on_release: list = []
         self._cond = threading.Condition()
         self._waiting: deque[Ticket] = deque()
         self._running: Ticket | None = None
@@ -65,13 +77,20 @@ class DeviceQueue:
                 raise
             self._waiting.popleft()
             self._running = ticket
+            ticket.started = time.monotonic()
             return ticket
 
-    def _leave(self, ticket: Ticket, started: float) -> None:
+    def _leave(self, ticket: Ticket) -> None:
         with self._cond:
-            self._durations.append(time.monotonic() - started)
+            ticket.released = time.monotonic()
+            self._durations.append(ticket.released - ticket.started)
             self._running = None
             self._cond.notify_all()
+        for listener in list(self.on_release):
+            try:
+                listener(ticket)
+            except Exception:  # noqa: BLE001 - a listener never breaks the line
+                log.exception("queue release listener failed")
 
     def _position(self, ticket: Ticket) -> int:
         """1 = next to run."""
@@ -105,9 +124,8 @@ class _Turn:
 
     def __enter__(self):
         self.ticket = self.queue._enter(self.owner, self.stopped, self.on_wait)
-        self.started = time.monotonic()
         return self.ticket
 
     def __exit__(self, *exc):
-        self.queue._leave(self.ticket, self.started)
+        self.queue._leave(self.ticket)
         return False

@@ -4,6 +4,7 @@ import and reuse. Every handler asks the store as the calling user (``resolve_ca
 from __future__ import annotations
 
 import logging
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date
 
@@ -16,7 +17,7 @@ from webui.history.importer import import_folder
 from webui.history.query import GalleryQuery
 from webui.history.reuse import fields_from_record, request_from_record
 from webui.ui.sendto import SendSource, send_buttons
-from webui.ui.widgets import USER_ERRORS
+from webui.ui.widgets import USER_ERRORS, Preview, job_stream, stop_button
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +139,9 @@ def build_gallery_tab(ctx) -> GalleryTab:
             with gr.Row():
                 star_one = gr.Button("★ Star / unstar", size="sm")
                 delete_one = gr.Button("Delete", variant="stop", size="sm")
-                rerun = gr.Button("Re-run same seed", size="sm")
-                vary = gr.Button("Vary seed", size="sm")
+                rerun = gr.Button("Re-run same seed", size="sm", elem_id="gallery_rerun")
+                vary = gr.Button("Vary seed", size="sm", elem_id="gallery_vary")
+                stop_button(ctx, "gallery")  # stops the caller's job, as in the tabs
             send = send_buttons("gallery")
     status = gr.Markdown(elem_id="gallery_status")
 
@@ -273,23 +275,34 @@ def build_gallery_tab(ctx) -> GalleryTab:
             raise ValueError("type the folder to import")
         return import_folder(store, folder.strip(), owner).message()
 
-    def rerun_fn(vary_seed):
-        def handler(payload, request: gr.Request = None):
-            who = resolve_caller(ctx, request)
-            owner, admin = who.owner, who.is_admin
-            row = payload and store.get(payload["id"], owner, admin)
-            if not row:
-                raise gr.Error("click an image first")
-            try:
-                req = request_from_record(row, vary_seed)
-                outcome = ctx.jobs.run(req, owner=who)
-            except USER_ERRORS + (ValueError,) as exc:
-                raise gr.Error(str(exc)) from None
-            if not outcome.saved:
-                return gr.update(), "Stopped before an image was finished."
-            return str(outcome.saved[0].path), f"New image #{outcome.saved[0].id} " \
-                f"(seed {outcome.result.images[0].seed}); press Refresh to list it."
-        return handler
+    def rerun_job(payload, vary_seed, request, progress):
+        """Re-run the clicked image's record as the caller's job through ``job_stream`` (the
+        tabs' run: progress, live previews, Stop); yield (image, status)."""
+        who = resolve_caller(ctx, request)
+        row = payload and store.get(payload["id"], who.owner, who.is_admin)
+        if not row:
+            raise gr.Error("click an image first")
+        try:
+            req = request_from_record(row, vary_seed)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
+        with closing(job_stream(ctx, req, request, progress,
+                                user_errors=USER_ERRORS + (ValueError,))) as events:
+            for event in events:
+                if isinstance(event, Preview):
+                    yield event.image, f"Preview at step {event.step}/{event.total}"
+                    continue
+                if not event.saved:
+                    yield gr.update(), "Stopped before an image was finished."
+                    return
+                yield str(event.saved[0].path), f"New image #{event.saved[0].id} " \
+                    f"(seed {event.result.images[0].seed}); press Refresh to list it."
+
+    def rerun_same_seed(payload, request: gr.Request = None, progress=gr.Progress()):
+        yield from rerun_job(payload, False, request, progress)
+
+    def rerun_vary_seed(payload, request: gr.Request = None, progress=gr.Progress()):
+        yield from rerun_job(payload, True, request, progress)
 
     private = dict(api_visibility="private")
     refresh.click(this_page, filters + [page], outputs, **private)
@@ -319,9 +332,10 @@ def build_gallery_tab(ctx) -> GalleryTab:
     drop_board.click(act(remove_board), target_board, status, **private).success(**reload)
     export_btn.click(act(export), selection, [export_file, status], **private)
     import_btn.click(act(run_import), import_dir, status, **private).success(**reload)
-    gpu = dict(concurrency_id="gpu", concurrency_limit=1, **private)
-    rerun.click(rerun_fn(False), send.payload, [full, status], **gpu)
-    vary.click(rerun_fn(True), send.payload, [full, status], **gpu)
+    # like the tabs: the device queue (ctx.jobs) orders the jobs, Gradio does not hold them
+    gpu = dict(concurrency_limit=None, **private)
+    rerun.click(rerun_same_seed, send.payload, [full, status], **gpu)
+    vary.click(rerun_vary_seed, send.payload, [full, status], **gpu)
 
     def initial(request: gr.Request = None):
         """The first page with no filters (tab opened, app loaded)."""

@@ -11,13 +11,18 @@ import numpy as np
 from PIL import Image
 
 from webui.choices import INPAINT_AREAS, MASKED_CONTENTS, RESIZE_MODES
-from webui.request import GenerationRequest
-from webui.ui.image_modes import read_upload, run_with_notices
-from webui.ui.sendto import result_source
-from webui.ui.widgets import (common_controls, none_if_unset, output_panel,
-                               tab_fields, tab_header)
+from webui.ui.fieldmap import (TabParts, common_inputs, model_inputs, request_handler,
+                               wire_generate)
+from webui.ui.image_modes import run_with_notices
+from webui.ui.sendto import result_source, send_fields
+from webui.ui.widgets import common_controls, output_panel, tab_header
 
 MASK_MODES = ["Inpaint masked", "Inpaint not masked"]
+INPAINT_DOC = """Repaint the white part of `mask` in `image` (SDXL inpainting).
+
+Pixels outside the blurred mask come back unchanged. Returns the images, the first one's
+infotext and the seed used.
+"""
 
 
 def editor_parts(value) -> tuple[Image.Image | None, Image.Image | None]:
@@ -42,53 +47,20 @@ def editor_parts(value) -> tuple[Image.Image | None, Image.Image | None]:
     return background, mask
 
 
-def build_inpaint_tab(ctx):
+def from_editor(values: dict) -> dict:
+    """The page's inputs as the endpoint's: ``image`` is the drawing (its background, and
+    the drawn layers as the mask unless none were drawn: then the uploaded ``mask``), and
+    ``invert_mask`` the mask mode."""
+    background, drawn = editor_parts(values["image"])
+    if background is None:
+        raise gr.Error("inpaint needs an image: upload one above")
+    return {**values, "image": background,
+            "mask": drawn if drawn is not None else values["mask"],
+            "invert_mask": values["invert_mask"] == MASK_MODES[1]}
+
+
+def build_inpaint_tab(ctx) -> TabParts:
     """Mask drawing/upload, mask blur and mode, inpaint area, padding and masked content."""
-
-    def inpaint(prompt: str, image: str, mask: str | None = None,
-                negative_prompt: str | None = None, width: int = 1024, height: int = 1024,
-                steps: int = 20, cfg_scale: float = 7.0, seed: int = -1,
-                sampler: str = "Euler a", batch_size: int = 1, batch_count: int = 1,
-                denoising_strength: float = 0.75, mask_blur: int = 4,
-                inpaint_area: str = "Whole picture", inpaint_padding: int = 32,
-                masked_content: str = "original", invert_mask: bool = False,
-                resize_mode: str = "Just resize", styles: list[str] | None = None,
-                model: str | None = None, refiner: str | None = None,
-                refiner_switch_at: float = 0.8, vae: str | None = None,
-                request: gr.Request = None,
-                progress=gr.Progress()):
-        """Repaint the white part of `mask` in `image` (SDXL inpainting).
-
-        Pixels outside the blurred mask come back unchanged. Returns the images, the first
-        one's infotext and the seed used.
-        """
-        req = GenerationRequest(
-            prompt=prompt, negative_prompt=negative_prompt or "", width=width, height=height,
-            steps=steps, cfg_scale=cfg_scale, seed=seed, sampler=sampler,
-            batch_size=batch_size, batch_count=batch_count, model=model or None,
-            refiner=none_if_unset(refiner), refiner_switch_at=refiner_switch_at,
-            vae=none_if_unset(vae),
-            mode="inpaint", init_image=read_upload(ctx, image, "image"),
-            mask=read_upload(ctx, mask, "mask"), denoising_strength=denoising_strength,
-            mask_blur=mask_blur, inpaint_area=inpaint_area, inpaint_padding=inpaint_padding,
-            masked_content=masked_content, invert_mask=bool(invert_mask),
-            resize_mode=resize_mode, styles=list(styles or []),
-        )
-        yield from run_with_notices(ctx, req, request, progress)
-
-    def from_editor(prompt, editor, mask_upload, negative, width, height, steps, cfg, seed,
-                    sampler, batch_size, batch_count, denoise, blur, mask_mode, area, padding,
-                    content, resize_mode, styles, model, refiner, refiner_switch_at, vae,
-                    request: gr.Request = None, progress=gr.Progress()):
-        background, drawn = editor_parts(editor)
-        if background is None:
-            raise gr.Error("inpaint needs an image: upload one above")
-        yield from inpaint(prompt, background, drawn if drawn is not None else mask_upload,
-                       negative, width, height, steps, cfg, seed, sampler, batch_size,
-                       batch_count, denoise, blur, area, padding, content,
-                       mask_mode == MASK_MODES[1], resize_mode, styles, model, refiner,
-                       refiner_switch_at, vae, request, progress)
-
     box, generate = tab_header(ctx, "inpaint")
     with gr.Row():
         with gr.Column():
@@ -134,21 +106,17 @@ def build_inpaint_tab(ctx):
 
     editor.upload(on_upload, editor, [controls.width, controls.height],
                   api_visibility="private", queue=False)
-    common = [*controls.inputs(), denoise, blur]
-    generate.click(
-        from_editor, [box.prompt, editor, mask_upload, box.negative, *common, mask_mode, area,
-                      padding, content, resize_mode, box.styles, controls.model,
-                  *controls.model_inputs()],
-        out.outputs(), api_visibility="private", concurrency_limit=None,
-    )
-    api_button.click(
-        inpaint, [box.prompt, api_image, api_mask, box.negative, *common, area, padding,
-                  content, api_invert, resize_mode, box.styles, controls.model,
-                  *controls.model_inputs()],
-        out.outputs(), api_name="inpaint", concurrency_limit=None,
-    )
-    fields = tab_fields(box, controls, denoising_strength=denoise, image=editor)
-    return {"fields": fields, "send": send, "prompt": box.prompt, "negative": box.negative,
-            "styles": box.styles,
-            "controls": controls, "output": out, "image": editor,
-            "denoising_strength": denoise, "mask_blur": blur}
+    # the page's inputs; the endpoint takes files instead of the drawing
+    inputs = {"prompt": box.prompt, "image": editor, "mask": mask_upload,
+              "negative_prompt": box.negative, **common_inputs(controls),
+              "denoising_strength": denoise, "mask_blur": blur, "inpaint_area": area,
+              "inpaint_padding": padding, "masked_content": content,
+              "invert_mask": mask_mode, "resize_mode": resize_mode, "styles": box.styles,
+              "model": controls.model, **model_inputs(controls)}
+    api_inputs = {**inputs, "image": api_image, "mask": api_mask, "invert_mask": api_invert}
+    page = request_handler(ctx, "inpaint", inputs, run_with_notices, INPAINT_DOC,
+                           adapt=from_editor, name="from_editor")
+    wire_generate(generate, page, inputs, out, api_visibility="private")
+    inpaint = request_handler(ctx, "inpaint", api_inputs, run_with_notices, INPAINT_DOC)
+    wire_generate(api_button, inpaint, api_inputs, out, api_name="inpaint")
+    return TabParts(inputs, send_fields(inputs), controls, send, out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from webui.prompting.styles import use_styles_file
+from webui.ui.fieldmap import TabParts
 from webui.ui.history import build_gallery_tab
 from webui.ui.img2img import build_img2img_tab
 from webui.ui.inpaint import build_inpaint_tab
@@ -29,7 +30,7 @@ def build_ui(ctx) -> gr.Blocks:
         if banner:
             gr.Markdown(banner, elem_id="access_banner")
         with gr.Tabs() as tabs:
-            built = {}
+            built: dict[str, TabParts] = {}
             for mode, build in MODE_TABS.items():
                 with gr.Tab(mode, id=mode):
                     built[mode] = build(ctx)
@@ -41,13 +42,13 @@ def build_ui(ctx) -> gr.Blocks:
                 load_models, models_table = build_models_tab(ctx)
             with gr.Tab("Settings", id="settings") as settings_tab:
                 user_settings = build_settings_tab(ctx)
-        sources = [b["send"] for b in built.values()] + [gallery.send, pnginfo_send]
-        wire_sources(tabs, sources, {mode: b["fields"] for mode, b in built.items()})
+        sources = [b.send for b in built.values()] + [gallery.send, pnginfo_send]
+        wire_sources(tabs, sources, {mode: b.fields for mode, b in built.items()})
         # hashing a big checkpoint takes a while the first time: only when the tab is opened
         models_tab.select(load_models, None, models_table, api_visibility="private")
         history_tab.select(gallery.load, None, gallery.outputs, api_visibility="private")
         # each page load shows the Settings tab's current defaults (no restart needed)
-        targets = [t for b in built.values() for t in b["controls"].default_targets()]
+        targets = [t for b in built.values() for t in b.controls.default_targets()]
         apply_defaults_on_load(demo, targets, lambda: user_defaults(ctx) * len(built))
         demo.load(gallery.load, None, gallery.outputs, api_visibility="private")
         settings_tab.select(user_settings["load"], None, user_settings["fields"],

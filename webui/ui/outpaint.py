@@ -4,48 +4,31 @@ from __future__ import annotations
 
 import gradio as gr
 
-from webui.request import GenerationRequest
-from webui.ui.image_modes import read_upload, run_with_notices
-from webui.ui.sendto import result_source
-from webui.ui.widgets import (common_controls, none_if_unset, output_panel,
-                               tab_fields, tab_header)
+from webui.ui.fieldmap import (TabParts, common_inputs, model_inputs, request_handler,
+                               wire_generate)
+from webui.ui.image_modes import run_with_notices
+from webui.ui.sendto import result_source, send_fields
+from webui.ui.widgets import common_controls, output_panel, tab_header
 
+#: the ``fill`` keyword's choices -> ``GenerationRequest.masked_content``
 FILLS = {"edge extension": "fill", "noise": "latent noise"}
+OUTPAINT_DOC = """Extend `image` by `left`/`right`/`up`/`down` pixels and paint the new area (SDXL).
+
+The result has the extended size (`width`/`height` are not used); the original outside a
+thin overlap band comes back unchanged.
+"""
 
 
-def build_outpaint_tab(ctx):
+def fill_to_content(values: dict) -> dict:
+    """``fill`` ("edge extension" / "noise") as the masked content it stands for."""
+    fill = values.get("fill")
+    if fill not in FILLS:
+        raise gr.Error(f"unknown fill {fill!r}; choose one of: {', '.join(FILLS)}")
+    return {**values, "fill": FILLS[fill]}
+
+
+def build_outpaint_tab(ctx) -> TabParts:
     """Pixels to add on each side (multiples of 8), fill of the new area, blur, denoise."""
-
-    def outpaint(prompt: str, image: str, negative_prompt: str | None = None, left: int = 0,
-                 right: int = 0, up: int = 0, down: int = 0, width: int = 1024,
-                 height: int = 1024, steps: int = 20, cfg_scale: float = 7.0, seed: int = -1,
-                 sampler: str = "Euler a", batch_size: int = 1, batch_count: int = 1,
-                 denoising_strength: float = 0.9, mask_blur: int = 4,
-                 fill: str = "edge extension", styles: list[str] | None = None,
-                 model: str | None = None, refiner: str | None = None,
-                refiner_switch_at: float = 0.8, vae: str | None = None,
-                request: gr.Request = None,
-                 progress=gr.Progress()):
-        """Extend `image` by `left`/`right`/`up`/`down` pixels and paint the new area (SDXL).
-
-        The result has the extended size (`width`/`height` are not used); the original
-        outside a thin overlap band comes back unchanged.
-        """
-        if fill not in FILLS:
-            raise gr.Error(f"unknown fill {fill!r}; choose one of: {', '.join(FILLS)}")
-        req = GenerationRequest(
-            prompt=prompt, negative_prompt=negative_prompt or "", width=width, height=height,
-            steps=steps, cfg_scale=cfg_scale, seed=seed, sampler=sampler,
-            batch_size=batch_size, batch_count=batch_count, model=model or None,
-            refiner=none_if_unset(refiner), refiner_switch_at=refiner_switch_at,
-            vae=none_if_unset(vae),
-            mode="outpaint", init_image=read_upload(ctx, image, "image"),
-            outpaint_left=left, outpaint_right=right, outpaint_up=up, outpaint_down=down,
-            denoising_strength=denoising_strength, mask_blur=mask_blur,
-            masked_content=FILLS[fill], styles=list(styles or []),
-        )
-        yield from run_with_notices(ctx, req, request, progress)
-
     box, generate = tab_header(ctx, "outpaint")
     with gr.Row():
         with gr.Column():
@@ -67,14 +50,13 @@ def build_outpaint_tab(ctx):
             out = output_panel("outpaint")
             send = result_source("outpaint", out.gallery)
 
-    generate.click(
-        outpaint, [box.prompt, image, box.negative, *sides, *controls.inputs(), denoise, blur,
-                   fill, box.styles, controls.model,
-                  *controls.model_inputs()],
-        out.outputs(), api_name="outpaint", concurrency_limit=None,
-    )
-    fields = tab_fields(box, controls, denoising_strength=denoise, image=image)
-    return {"fields": fields, "send": send, "prompt": box.prompt, "negative": box.negative,
-            "styles": box.styles,
-            "controls": controls, "output": out, "image": image,
-            "denoising_strength": denoise}
+    left, right, up, down = sides
+    inputs = {"prompt": box.prompt, "image": image, "negative_prompt": box.negative,
+              "left": left, "right": right, "up": up, "down": down,
+              **common_inputs(controls), "denoising_strength": denoise, "mask_blur": blur,
+              "fill": fill, "styles": box.styles, "model": controls.model,
+              **model_inputs(controls)}
+    outpaint = request_handler(ctx, "outpaint", inputs, run_with_notices, OUTPAINT_DOC,
+                               adapt=fill_to_content)
+    wire_generate(generate, outpaint, inputs, out, api_name="outpaint")
+    return TabParts(inputs, send_fields(inputs), controls, send, out)

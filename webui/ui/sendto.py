@@ -23,7 +23,23 @@ log = logging.getLogger(__name__)
 #: the fields a tab can take, in the order ``field_updates`` returns them
 FIELD_NAMES = ("prompt", "negative_prompt", "styles", "width", "height", "steps", "cfg_scale",
                "seed", "sampler", "model", "denoising_strength", "image")
+#: a send-to field a tab fills from another of its inputs: txt2img's Hires fix denoising
+#: strength is what its infotext's "Denoising strength" means
+FIELD_FALLBACKS = {"denoising_strength": "hr_denoising_strength"}
 MADE_IT = "its tab"
+
+
+def send_fields(inputs: dict) -> dict:
+    """A tab's send-to map (``FIELD_NAMES`` -> component) from its request map (endpoint
+    keyword -> component, see :mod:`webui.ui.fieldmap`)."""
+    out = {}
+    for name in FIELD_NAMES:
+        comp = inputs.get(name)
+        if comp is None and name in FIELD_FALLBACKS:
+            comp = inputs.get(FIELD_FALLBACKS[name])
+        if comp is not None:
+            out[name] = comp
+    return out
 
 
 @dataclass

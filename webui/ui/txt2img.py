@@ -6,43 +6,22 @@ from __future__ import annotations
 import gradio as gr
 
 from webui.choices import HR_UPSCALERS
-from webui.request import GenerationRequest
-from webui.ui.sendto import result_source
-from webui.ui.widgets import (common_controls, none_if_unset, output_panel,
-                               stream_for_caller, tab_fields, tab_header)
+from webui.ui.fieldmap import (TabParts, common_inputs, model_inputs, request_handler,
+                               wire_generate)
+from webui.ui.sendto import result_source, send_fields
+from webui.ui.widgets import common_controls, output_panel, stream_for_caller, tab_header
+
+TXT2IMG_DOC = """Generate images from a text prompt with SDXL.
+
+With `enable_hr` (Hires fix) each image is upscaled by `hr_scale` ("Latent" or "Lanczos")
+and denoised again (`hr_steps`, 0 = same as steps). Returns the images (PNG files carrying
+A1111 `parameters`), the infotext of the first image and the seed actually used (a random
+one when seed is -1).
+"""
 
 
-def build_txt2img_tab(ctx):
+def build_txt2img_tab(ctx) -> TabParts:
     """Build the tab's components and wire Generate/Stop to the job runner."""
-
-    def txt2img(prompt: str, negative_prompt: str | None = None, width: int = 1024,
-                height: int = 1024, steps: int = 20, cfg_scale: float = 7.0, seed: int = -1,
-                sampler: str = "Euler a", batch_size: int = 1, batch_count: int = 1,
-                model: str | None = None, styles: list[str] | None = None,
-                enable_hr: bool = False, hr_scale: float = 2.0, hr_upscaler: str = "Latent",
-                hr_steps: int = 0, hr_denoising_strength: float = 0.7,
-                refiner: str | None = None,
-                refiner_switch_at: float = 0.8, vae: str | None = None,
-                request: gr.Request = None, progress=gr.Progress()):
-        """Generate images from a text prompt with SDXL.
-
-        With `enable_hr` (Hires fix) each image is upscaled by `hr_scale` ("Latent" or
-        "Lanczos") and denoised again (`hr_steps`, 0 = same as steps). Returns the images
-        (PNG files carrying A1111 `parameters`), the infotext of the first image and the
-        seed actually used (a random one when seed is -1).
-        """
-        req = GenerationRequest(
-            prompt=prompt, negative_prompt=negative_prompt or "", width=width, height=height,
-            steps=steps, cfg_scale=cfg_scale, seed=seed, sampler=sampler,
-            batch_size=batch_size, batch_count=batch_count, model=model or None,
-            refiner=none_if_unset(refiner), refiner_switch_at=refiner_switch_at,
-            vae=none_if_unset(vae),
-            styles=list(styles or []), enable_hr=bool(enable_hr), hr_scale=hr_scale,
-            hr_upscaler=hr_upscaler, hr_steps=hr_steps,
-            hr_denoising_strength=hr_denoising_strength,
-        )
-        yield from stream_for_caller(ctx, req, request, progress)
-
     box, generate = tab_header(ctx, "txt2img")
     with gr.Row():
         with gr.Column():
@@ -65,14 +44,11 @@ def build_txt2img_tab(ctx):
             out = output_panel("txt2img")
             send = result_source("txt2img", out.gallery)
 
-    generate.click(
-        txt2img, [box.prompt, box.negative, *controls.inputs(), controls.model, box.styles,
-                  enable_hr, hr_scale, hr_upscaler, hr_steps, hr_denoise,
-                  *controls.model_inputs()],
-        out.outputs(), api_name="txt2img", concurrency_limit=None,
-    )
-    fields = tab_fields(box, controls, denoising_strength=hr_denoise)
-    return {"fields": fields, "send": send, "prompt": box.prompt, "negative": box.negative,
-            "styles": box.styles,
-            "controls": controls, "output": out, "enable_hr": enable_hr, "hr_scale": hr_scale,
-            "hr_upscaler": hr_upscaler, "hr_steps": hr_steps, "denoising_strength": hr_denoise}
+    inputs = {"prompt": box.prompt, "negative_prompt": box.negative,
+              **common_inputs(controls), "model": controls.model, "styles": box.styles,
+              "enable_hr": enable_hr, "hr_scale": hr_scale, "hr_upscaler": hr_upscaler,
+              "hr_steps": hr_steps, "hr_denoising_strength": hr_denoise,
+              **model_inputs(controls)}
+    txt2img = request_handler(ctx, "txt2img", inputs, stream_for_caller, TXT2IMG_DOC)
+    wire_generate(generate, txt2img, inputs, out, api_name="txt2img")
+    return TabParts(inputs, send_fields(inputs), controls, send, out)

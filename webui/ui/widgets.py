@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import closing
 from dataclasses import dataclass
 from math import gcd
 
@@ -43,7 +44,8 @@ def preset_size(label: str) -> tuple[int, int] | None:
 
 @dataclass
 class CommonControls:
-    """The controls every generation tab has; ``inputs()`` in the order handlers take them."""
+    """The controls every generation tab has (a tab's request map names them, see
+    ``webui.ui.fieldmap.common_inputs``)."""
 
     model: gr.Dropdown
     width: gr.Slider
@@ -57,15 +59,6 @@ class CommonControls:
     refiner: gr.Dropdown
     refiner_switch_at: gr.Slider
     vae: gr.Dropdown
-
-    def inputs(self) -> list:
-        """Width, height, steps, cfg_scale, seed, sampler, batch_size, batch_count."""
-        return [self.width, self.height, self.steps, self.cfg_scale, self.seed, self.sampler,
-                self.batch_size, self.batch_count]
-
-    def model_inputs(self) -> list:
-        """Refiner, refiner_switch_at, vae (handlers take them after ``model``)."""
-        return [self.refiner, self.refiner_switch_at, self.vae]
 
     def default_targets(self) -> list:
         """The controls the Settings tab's defaults apply to, in ``user_defaults`` order."""
@@ -218,13 +211,26 @@ def output_panel(tab: str) -> OutputPanel:
     return OutputPanel(gallery, info, used_seed)
 
 
-def stream_for_caller(ctx, req: GenerationRequest, request: gr.Request | None, progress):
-    """Run ``req`` as the caller's job; yield (gallery, infotext, seed): live previews while
-    it runs (every N steps, see Settings), then the saved images.
+@dataclass
+class Preview:
+    """A live preview of a running job: the image at ``step`` of ``total``."""
+
+    image: object
+    step: int
+    total: int
+
+
+def job_stream(ctx, req: GenerationRequest, request: gr.Request | None, progress,
+               user_errors: tuple = USER_ERRORS):
+    """The one way the UI runs a generation: run ``req`` as the caller's job (``ctx.jobs.run``,
+    the same call the APIs make), report its place in line and its steps to ``progress``
+    (Gradio's progress bar), yield a ``Preview`` every N steps (see Settings) while it runs,
+    and finally the ``JobOutcome`` (its saved images included).
 
     The job runs in a worker thread; this generator stays in Gradio's thread so the progress
-    bar and the previews go to this caller only. User mistakes become ``gr.Error`` with the
-    plain message; the app keeps serving. A client that disconnects stops its job.
+    bar and the previews go to this caller only, and the caller's Stop (``stop_button``)
+    stops it. ``user_errors`` become ``gr.Error`` with the plain message; the app keeps
+    serving. A client that disconnects stops its job.
     """
     who = resolve_caller(ctx, request)
     job = JobProgress(preview_every=preview_interval(ctx))
@@ -256,19 +262,30 @@ def stream_for_caller(ctx, req: GenerationRequest, request: gr.Request | None, p
                 last_desc = desc
             if job.preview is not None and job.preview_step != shown_step and not done.is_set():
                 shown_step = job.preview_step
-                yield ([(job.preview, f"preview, step {shown_step}")],
-                       f"Preview at step {shown_step}/{job.total_steps}", None)
+                yield Preview(job.preview, shown_step, job.total_steps)
     except GeneratorExit:  # the page was closed or the event cancelled: stop the job
         job.stop()
         raise
     worker.join()
     if "error" in box:
         exc = box["error"]
-        if isinstance(exc, USER_ERRORS):
+        if isinstance(exc, user_errors):
             log.warning("%s refused: %s", req.mode, exc)
             raise gr.Error(str(exc)) from None
         raise exc
-    yield final_outputs(box["outcome"])
+    yield box["outcome"]
+
+
+def stream_for_caller(ctx, req: GenerationRequest, request: gr.Request | None, progress):
+    """A generation tab's run (``job_stream``): yield (gallery, infotext, seed): live
+    previews while it runs, then the saved images."""
+    with closing(job_stream(ctx, req, request, progress)) as events:
+        for event in events:
+            if isinstance(event, Preview):
+                yield ([(event.image, f"preview, step {event.step}")],
+                       f"Preview at step {event.step}/{event.total}", None)
+            else:
+                yield final_outputs(event)
 
 
 def final_outputs(outcome):
@@ -314,11 +331,3 @@ def tab_header(ctx, tab: str):
             generate = gr.Button("Generate", variant="primary", elem_id=f"{tab}_generate")
             stop_button(ctx, tab)
     return box, generate
-
-
-def tab_fields(box, controls: CommonControls, **extra) -> dict:
-    """The components "Send parameters" can fill in a tab, by parameter name."""
-    return {"prompt": box.prompt, "negative_prompt": box.negative, "styles": box.styles,
-            "width": controls.width, "height": controls.height, "steps": controls.steps,
-            "cfg_scale": controls.cfg_scale, "seed": controls.seed,
-            "sampler": controls.sampler, "model": controls.model, **extra}
