@@ -342,9 +342,3 @@ def build_gallery_tab(ctx) -> GalleryTab:
         return load_page("", ANY, ANY, ANY, False, ANY, "Newest first", "", "", 0, request)
 
     return GalleryTab(initial, outputs, send)
-
-
-def build_history_tab(ctx):
-    """Compatibility: build the Gallery tab and return ``(load_fn, outputs)``."""
-    tab = build_gallery_tab(ctx)
-    return tab.load, tab.outputs

@@ -299,14 +299,6 @@ def final_outputs(outcome):
     return gallery, info, result.seed
 
 
-def run_for_caller(ctx, req: GenerationRequest, request: gr.Request | None, progress):
-    """Blocking form of ``stream_for_caller``: only the final (gallery, infotext, seed)."""
-    last = None
-    for last in stream_for_caller(ctx, req, request, progress):
-        pass
-    return last
-
-
 def stop_button(ctx, tab: str) -> gr.Button:
     """A Stop button that stops the caller's own job, nobody else's."""
     btn = gr.Button("Stop", variant="stop", elem_id=f"{tab}_stop")
