@@ -166,21 +166,24 @@ def test_demo_env_var_and_spaces_gpu_wrapper(monkeypatch, settings):
     monkeypatch.setenv("WEBUI_DEMO", "1")
     assert parse_settings([]).demo
     calls = []
+    holder = {}
 
     def gpu(fn):
         def wrapped(*a, **kw):
-            calls.append(fn.__name__)
-            return fn(*a, **kw)
+            result = fn(*a, **kw)
+            # the GPU is held for the generation only: nothing written to disk yet
+            calls.append((fn.__name__, holder["ctx"].store.count()))
+            return result
         return wrapped
 
     monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
-    ctx = create_context(settings)
-    ctx.jobs.run(small_request(steps=1), owner="x")
-    assert calls == ["run"]
+    ctx = holder["ctx"] = create_context(settings)
+    out = ctx.jobs.run(small_request(steps=1), owner="x")
+    assert calls == [("run", 0)] and len(out.saved) == 1 and ctx.store.count() == 1
     monkeypatch.setitem(sys.modules, "spaces", None)  # not on a Space: nothing special
     ctx2 = create_context(settings)
     ctx2.jobs.run(small_request(steps=1), owner="x")
-    assert calls == ["run"]
+    assert calls == [("run", 0)]
 
 
 def test_basic_header_forms():

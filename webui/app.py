@@ -36,20 +36,17 @@ class AppContext:
 
 class GuardedJobs:
     """The job runner as front doors see it: the same object, except that ``run`` first
-    spends the caller's rate-limit token (demo) and runs inside ``spaces.GPU`` on a Hugging
-    Face ZeroGPU Space (when ``import spaces`` works). jobs.py knows nothing of either."""
+    spends the caller's rate-limit token (demo). jobs.py knows nothing of it."""
 
-    def __init__(self, runner: JobRunner, rate_limiter: RateLimiter | None = None,
-                 gpu_wrapper=None):
+    def __init__(self, runner: JobRunner, rate_limiter: RateLimiter | None = None):
         self.runner = runner
         self.rate_limiter = rate_limiter
-        self._run = gpu_wrapper(runner.run) if gpu_wrapper is not None else runner.run
 
     def run(self, req, owner="local", progress=None):
         """``JobRunner.run``; ``owner`` is a ``Caller`` or an owner name."""
         if self.rate_limiter is not None:
             self.rate_limiter.take(job_caller(owner).job_key)
-        return self._run(req, owner=owner, progress=progress)
+        return self.runner.run(req, owner=owner, progress=progress)
 
     def __getattr__(self, name):
         return getattr(self.runner, name)
@@ -92,9 +89,10 @@ def create_context(settings: Settings) -> AppContext:
     user_settings = SettingsStore(settings.data_dir / "settings.json")
     store = HistoryStore(engine, settings.outputs_dir, user_settings=user_settings)
     store.reconcile()  # finish writes/deletes a crash left half-done (webui.history.store)
-    runner = JobRunner(manager, store, settings.limits, max_queue=settings.max_queue)
+    runner = JobRunner(manager, store, settings.limits, max_queue=settings.max_queue,
+                       device_wrapper=spaces_gpu_wrapper())
     limiter = RateLimiter(settings.demo_rate) if settings.demo else None
-    jobs = GuardedJobs(runner, limiter, spaces_gpu_wrapper())
+    jobs = GuardedJobs(runner, limiter)
     return AppContext(settings, manager, store, jobs, users=users, user_settings=user_settings,
                       api_credentials=ApiCredentials.from_settings(settings),
                       rate_limiter=limiter)

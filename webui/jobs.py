@@ -38,8 +38,11 @@ class JobRunner:
     """Validates a request, runs it on the engine, records its images."""
 
     def __init__(self, manager: ModelManager, store: HistoryStore, limits: Limits,
-                 max_queue: int = 64):
+                 max_queue: int = 64, device_wrapper=None):
         self.manager = manager
+        # on a Hugging Face ZeroGPU Space ``spaces.GPU`` wraps the engine call alone: the GPU
+        # is held for the generation, not for the wait in line nor the disk writes
+        self._engine_run = device_wrapper(engine.run) if device_wrapper else engine.run
         self.store = store
         self.limits = limits
         self.queue = DeviceQueue(max_queue)
@@ -78,7 +81,7 @@ class JobRunner:
         with self.queue.turn(key, lambda: progress.stopped, progress.queued):
             if progress.stopped:
                 raise LeftQueue()
-            return engine.run(self.manager, req, progress)
+            return self._engine_run(self.manager, req, progress)
 
     def _save(self, result: GenerationResult, caller: Caller) -> list[SavedImage]:
         """Write ``result``'s images and rows (off the device turn), one job at a time."""
