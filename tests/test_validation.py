@@ -109,3 +109,24 @@ def test_low_denoising_strength_is_accepted(change):
         change["init_image"] = Image.new("RGB", (64, 64), (10, 20, 30))
     req = validate(small_request(**change), Limits())
     assert req.steps == 2
+
+
+def test_styles_come_from_the_apps_styles_file_without_the_ui(tmp_path):
+    """The app context holds the one styles library (<data-dir>/styles.csv): a style the
+    user added there works through the API door alone (--nowebui), no UI built."""
+    from webui.app import create_context
+    from webui.config import Limits, Settings
+    from webui.request import validate
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "styles.csv").write_text('name,prompt,negative_prompt\n'
+                                     'my-style,"{prompt}, in chalk",smudged\n')
+    ctx = create_context(Settings(models_dir=tmp_path / "models", outputs_dir=tmp_path / "o",
+                                  data_dir=data, device="cpu"))
+    assert ctx.styles.names() == ["my-style"]
+    req = validate(small_request(styles=["my-style"]), Limits(), ctx.styles)
+    assert req.style_texts == [("{prompt}, in chalk", "smudged")]
+    with pytest.raises(RequestError, match="style"):
+        validate(small_request(styles=["cinematic"]), Limits(), ctx.styles)  # shipped only
+    assert "cinematic" in validate(small_request(styles=["cinematic"]), Limits()).styles

@@ -14,6 +14,7 @@ from webui.history.store import HistoryStore
 from webui.jobs import JobRunner, job_caller
 from webui.models.manager import ModelManager
 from webui.models.registry import ModelRegistry
+from webui.prompting.styles import SHIPPED_STYLES, StyleLibrary
 from webui.ratelimit import RateLimiter
 from webui.user_settings import SettingsStore
 
@@ -32,6 +33,7 @@ class AppContext:
     user_settings: SettingsStore | None = None  # the Settings tab's <data-dir>/settings.json
     api_credentials: object = None  # webui.api.security.ApiCredentials
     rate_limiter: RateLimiter | None = None  # per demo visitor
+    styles: StyleLibrary = field(default_factory=lambda: StyleLibrary(SHIPPED_STYLES))
 
 
 class GuardedJobs:
@@ -89,13 +91,15 @@ def create_context(settings: Settings) -> AppContext:
     user_settings = SettingsStore(settings.data_dir / "settings.json")
     store = HistoryStore(engine, settings.outputs_dir, user_settings=user_settings)
     store.reconcile()  # finish writes/deletes a crash left half-done (webui.history.store)
+    # the user-editable styles file lives in the data folder (seeded with the SDXL presets)
+    styles = StyleLibrary.in_data_dir(settings.data_dir)
     runner = JobRunner(manager, store, settings.limits, max_queue=settings.max_queue,
-                       device_wrapper=spaces_gpu_wrapper())
+                       device_wrapper=spaces_gpu_wrapper(), styles=styles)
     limiter = RateLimiter(settings.demo_rate) if settings.demo else None
     jobs = GuardedJobs(runner, limiter)
     return AppContext(settings, manager, store, jobs, users=users, user_settings=user_settings,
                       api_credentials=ApiCredentials.from_settings(settings),
-                      rate_limiter=limiter)
+                      rate_limiter=limiter, styles=styles)
 
 
 def startup_warnings(settings: Settings) -> list[str]:

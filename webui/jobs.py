@@ -22,6 +22,7 @@ from webui import engine
 from webui.engine.result import GenerationResult
 from webui.history.store import HistoryStore, SavedImage
 from webui.models.manager import ModelManager
+from webui.prompting.styles import StyleLibrary
 from webui.queue import DeviceQueue, LeftQueue
 from webui.request import GenerationRequest, validate
 
@@ -38,8 +39,10 @@ class JobRunner:
     """Validates a request, runs it on the engine, records its images."""
 
     def __init__(self, manager: ModelManager, store: HistoryStore, limits: Limits,
-                 max_queue: int = 64, device_wrapper=None):
+                 max_queue: int = 64, device_wrapper=None,
+                 styles: StyleLibrary | None = None):
         self.manager = manager
+        self.styles = styles  # the app's styles file (None: the shipped presets)
         # on a Hugging Face ZeroGPU Space ``spaces.GPU`` wraps the engine call alone: the GPU
         # is held for the generation, not for the wait in line nor the disk writes
         self._engine_run = device_wrapper(engine.run) if device_wrapper else engine.run
@@ -57,7 +60,7 @@ class JobRunner:
         """Run ``req`` for ``owner`` (a ``Caller``, or an owner name: ``"local"`` is the local
         user); raises ``RequestError``/model errors with clear messages. Its images belong to
         ``owner.owner``; progress, Stop and its place in line go by ``owner.job_key``."""
-        validate(req, self.limits)
+        validate(req, self.limits, self.styles)
         caller = job_caller(owner)
         key = caller.job_key
         progress = progress or JobProgress()

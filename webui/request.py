@@ -22,6 +22,7 @@ from webui.choices import (
 )
 from webui.config import Limits
 from webui.errors import RequestError  # defined low so that webui.imaging can raise it too
+from webui.prompting.styles import SHIPPED_STYLES, StyleLibrary
 
 MAX_SEED = 2**32 - 1
 
@@ -52,6 +53,9 @@ class GenerationRequest:
     refiner_switch_at: float = 0.8
     vae: str | None = None
     styles: list[str] = field(default_factory=list)
+    # filled by ``validate`` from the app's styles file: (prompt, negative) templates of
+    # ``styles`` in order, applied by the engine
+    style_texts: list[tuple[str, str]] = field(default_factory=list)
     # -- img2img / inpaint / outpaint
     init_image: Image.Image | None = None
     denoising_strength: float = 0.75
@@ -106,8 +110,11 @@ def _as_float(name: str, value) -> float:
     return out
 
 
-def validate(req: GenerationRequest, limits: Limits) -> GenerationRequest:
-    """Check and normalise ``req`` in place; raise ``RequestError`` with a clear message."""
+def validate(req: GenerationRequest, limits: Limits,
+             styles: StyleLibrary | None = None) -> GenerationRequest:
+    """Check and normalise ``req`` in place; raise ``RequestError`` with a clear message.
+    Style names are checked against ``styles`` (the app's styles file; None: the shipped
+    presets) and resolved into ``req.style_texts``."""
     if req.prompt is None or not isinstance(req.prompt, str):
         raise RequestError("prompt must be text")
     req.negative_prompt = req.negative_prompt or ""
@@ -154,7 +161,7 @@ def validate(req: GenerationRequest, limits: Limits) -> GenerationRequest:
     if not 1 <= req.batch_count <= limits.max_batch_count:
         raise RequestError(
             f"batch count must be between 1 and {limits.max_batch_count}, got {req.batch_count}")
-    validate_mode_fields(req, limits)
+    validate_mode_fields(req, limits, styles)
     return req
 
 
@@ -171,18 +178,19 @@ def _in_range(name: str, value: float, low: float, high: float) -> None:
         raise RequestError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
 
 
-def validate_mode_fields(req: GenerationRequest, limits: Limits) -> None:
+def validate_mode_fields(req: GenerationRequest, limits: Limits,
+                         styles: StyleLibrary | None = None) -> None:
     """Check the fields of styles, hires fix and the image modes; normalise images to RGB
     and masks to ``L`` of the image's size (white = repaint)."""
-    from webui.prompting.styles import style_library
-
     _choice("mode", req.mode, MODES)
     if isinstance(req.styles, str):
         req.styles = [req.styles] if req.styles else []
     req.styles = [s for s in (req.styles or []) if s]
-    known = style_library().names()
+    library = styles or StyleLibrary(SHIPPED_STYLES)
+    known = library.names()
     for name in req.styles:
         _choice("style", name, known)
+    req.style_texts = library.templates(req.styles)
     if req.mode == "txt2img":
         if req.enable_hr:
             _validate_hires(req, limits)

@@ -25,15 +25,10 @@ LATENT_UPSCALE_MODES = ["Latent", "Latent (antialiased)", "Latent (bicubic)",
 _SECRET_WORDS = ("auth", "password", "passwd", "secret", "token", "key", "credential")
 
 
-def _styles() -> list[dict]:
-    """Prompt styles of the styles file in use (``webui.prompting.styles``)."""
-    from webui.prompting import styles
-
-    library = getattr(styles, "style_library", None)
-    if library is None:
-        return []
+def _styles(ctx) -> list[dict]:
+    """Prompt styles of the app's styles file (``<data-dir>/styles.csv``)."""
     return [{"name": st.name, "prompt": st.prompt, "negative_prompt": st.negative_prompt}
-            for st in library().styles().values()]
+            for st in ctx.styles.styles().values()]
 
 
 def redact(name: str, value: Any) -> Any:
@@ -157,7 +152,7 @@ def lists_router(ctx) -> APIRouter:
 
     @r.get("/prompt-styles", response_model=list[m.PromptStyleItem])
     def prompt_styles():
-        return _styles()
+        return _styles(ctx)
 
     @r.get("/embeddings", response_model=m.EmbeddingsResponse)
     def embeddings():

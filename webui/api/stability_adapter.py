@@ -137,21 +137,18 @@ def common_fields(engine_id: str, body: GenerationParams, options) -> dict:
         seed=body.seed or -1, model=model,
         sampler=SAMPLERS[body.sampler.upper()] if body.sampler else DEFAULT_SAMPLER,
         batch_size=batch_size, batch_count=batch_count, vae=options.vae(),
-        styles=_styles(body.style_preset),
+        styles=_styles(body.style_preset, options.ctx.styles),
         extra={"api": "stability", "engine_id": engine_id,
                **({"style_preset": body.style_preset} if body.style_preset else {})},
     )
 
 
-def _styles(preset: str | None) -> list[str]:
+def _styles(preset: str | None, library) -> list[str]:
     """A style preset applies the prompt style of the same name when the styles file has it
     (the shipped ``sdxl_styles.csv`` holds all 17); otherwise it is only recorded."""
     if not preset:
         return []
-    from webui.prompting import styles
-
-    library = getattr(styles, "style_library", None)
-    return [preset] if library is not None and preset in library().names() else []
+    return [preset] if preset in library.names() else []
 
 
 def text_to_image(engine_id: str, body: TextToImageBody, options) -> GenerationRequest:

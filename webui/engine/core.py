@@ -20,7 +20,7 @@ from webui.metadata.infotext import format_infotext
 from webui.models.bundle import JobBundle, JobModels
 from webui.models.lora import extract_lora_tags
 from webui.prompting.encode import prompt_kwargs
-from webui.prompting.styles import apply_styles
+from webui.prompting.styles import apply_style_texts
 from webui.request import GenerationRequest, resolve_seed
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def job_models(req: GenerationRequest, modes: tuple[str, ...],
 def prompts_and_loras(req: GenerationRequest):
     """(prompt, negative) with styles applied, the same without ``<lora:…>`` tags, and the
     LoRAs the tags select (the infotext keeps the tags, as A1111's does)."""
-    prompt, negative = apply_styles(req.prompt, req.negative_prompt, req.styles)
+    prompt, negative = apply_style_texts(req.prompt, req.negative_prompt, req.style_texts)
     clean_prompt, loras = extract_lora_tags(prompt)
     clean_negative, neg_loras = extract_lora_tags(negative)
     return prompt, negative, clean_prompt, clean_negative, loras + neg_loras

@@ -4,7 +4,8 @@ The file has A1111's ``styles.csv`` columns ``name,prompt,negative_prompt``. A t
 ``{prompt}`` has the user's prompt put in its place; one without it is appended after a comma
 (A1111's rule). The package ships Stability's 17 SDXL presets (``sdxl_styles.csv``); the app
 copies them to ``<data-dir>/styles.csv`` on first start, where the user edits them (the file
-is read again when it changes).
+is read again when it changes). The app context holds the one library; validation resolves a
+request's style names into their templates, which the engine applies.
 """
 
 from __future__ import annotations
@@ -65,38 +66,30 @@ class StyleLibrary:
     def names(self) -> list[str]:
         return list(self.styles())
 
+    @classmethod
+    def in_data_dir(cls, data_dir: Path | str) -> StyleLibrary:
+        """``<data_dir>/styles.csv``, seeded with the shipped presets when it is missing."""
+        path = Path(data_dir) / "styles.csv"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(SHIPPED_STYLES, path)
+        return cls(path)
+
+    def templates(self, names: list[str]) -> list[tuple[str, str]]:
+        """The (prompt, negative prompt) templates of ``names``, in order (``KeyError`` for an
+        unknown name)."""
+        known = self.styles()
+        return [(known[n].prompt, known[n].negative_prompt) for n in names or []]
+
     def apply(self, prompt: str, negative: str, names: list[str]) -> tuple[str, str]:
         """``prompt``/``negative`` with the styles ``names`` applied in order."""
-        known = self.styles()
-        for name in names or []:
-            style = known.get(name)
-            if style is None:
-                raise KeyError(name)
-            prompt = _merge(style.prompt, prompt)
-            negative = _merge(style.negative_prompt, negative)
-        return prompt, negative
+        return apply_style_texts(prompt, negative, self.templates(names))
 
 
-_library = StyleLibrary(SHIPPED_STYLES)
-
-
-def use_styles_file(path: Path | str) -> StyleLibrary:
-    """Make ``path`` the styles file (copying the shipped presets there if it is missing)."""
-    global _library
-    path = Path(path)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(SHIPPED_STYLES, path)
-    _library = StyleLibrary(path)
-    return _library
-
-
-def style_library() -> StyleLibrary:
-    """The styles file in use."""
-    return _library
-
-
-def apply_styles(prompt: str, negative: str, styles: list[str]) -> tuple[str, str]:
-    """Return the prompt and negative prompt with ``styles`` applied (unknown names raise
-    ``KeyError``; requests are validated against :func:`style_library` first)."""
-    return _library.apply(prompt, negative, styles)
+def apply_style_texts(prompt: str, negative: str,
+                      templates: list[tuple[str, str]]) -> tuple[str, str]:
+    """``prompt``/``negative`` with each (prompt, negative) template applied in order."""
+    for p_template, n_template in templates or []:
+        prompt = _merge(p_template, prompt)
+        negative = _merge(n_template, negative)
+    return prompt, negative

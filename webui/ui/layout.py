@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gradio as gr
 
-from webui.prompting.styles import use_styles_file
 from webui.ui.fieldmap import TabParts
 from webui.ui.history import build_gallery_tab
 from webui.ui.img2img import build_img2img_tab
@@ -23,8 +22,6 @@ MODE_TABS = {"txt2img": build_txt2img_tab, "img2img": build_img2img_tab,
 
 def build_ui(ctx) -> gr.Blocks:
     """Build the Blocks app for ``ctx``; launching is the caller's job."""
-    # the user-editable styles file lives in the data folder (seeded with the SDXL presets)
-    use_styles_file(ctx.settings.data_dir / "styles.csv")
     with gr.Blocks(title="SDXL WebUI") as demo:
         banner = access_banner(ctx)
         if banner:

@@ -317,7 +317,7 @@ def tab_header(ctx, tab: str):
 
     with gr.Row():
         with gr.Column(scale=3):
-            box = prompt_box(tab)
+            box = prompt_box(tab, ctx.styles)
             lora_picker(ctx, tab, box.prompt)
         with gr.Column(scale=1):
             generate = gr.Button("Generate", variant="primary", elem_id=f"{tab}_generate")
