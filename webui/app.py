@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from webui.api.security import ApiCredentials
 from webui.auth import Users, load_users
 from webui.config import Settings, parse_size
 from webui.history.db import open_database
 from webui.history.model_hashes import DbHashCache
 from webui.history.store import HistoryStore
-from webui.jobs import JobRunner, job_caller
+from webui.jobs import JobRunner
 from webui.models.manager import ModelManager
 from webui.models.registry import ModelRegistry
-from webui.prompting.styles import SHIPPED_STYLES, StyleLibrary
+from webui.prompting.styles import StyleLibrary
 from webui.ratelimit import RateLimiter
 from webui.user_settings import SettingsStore
 
@@ -28,30 +29,12 @@ class AppContext:
     settings: Settings
     manager: ModelManager
     store: HistoryStore
-    jobs: JobRunner
-    users: Users = field(default_factory=Users)  # browser logins (empty: no login)
-    user_settings: SettingsStore | None = None  # the Settings tab's <data-dir>/settings.json
-    api_credentials: object = None  # webui.api.security.ApiCredentials
-    rate_limiter: RateLimiter | None = None  # per demo visitor
-    styles: StyleLibrary = field(default_factory=lambda: StyleLibrary(SHIPPED_STYLES))
-
-
-class GuardedJobs:
-    """The job runner as front doors see it: the same object, except that ``run`` first
-    spends the caller's rate-limit token (demo). jobs.py knows nothing of it."""
-
-    def __init__(self, runner: JobRunner, rate_limiter: RateLimiter | None = None):
-        self.runner = runner
-        self.rate_limiter = rate_limiter
-
-    def run(self, req, owner="local", progress=None):
-        """``JobRunner.run``; ``owner`` is a ``Caller`` or an owner name."""
-        if self.rate_limiter is not None:
-            self.rate_limiter.take(job_caller(owner).job_key)
-        return self.runner.run(req, owner=owner, progress=progress)
-
-    def __getattr__(self, name):
-        return getattr(self.runner, name)
+    jobs: JobRunner  # the one run path (rate limit of demo visitors included)
+    users: Users  # browser logins (empty: no login)
+    user_settings: SettingsStore  # the Settings tab's <data-dir>/settings.json
+    api_credentials: ApiCredentials  # API logins and keys (empty: open API)
+    rate_limiter: RateLimiter | None  # per demo visitor
+    styles: StyleLibrary  # <data-dir>/styles.csv
 
 
 def spaces_gpu_wrapper():
@@ -82,8 +65,6 @@ def create_context(settings: Settings) -> AppContext:
                            offload=settings.offload,
                            device_budget=parse_size(settings.vram_budget, "--vram-budget"),
                            compile=settings.compile, fuse_qkv=settings.fuse_qkv)
-    from webui.api.security import ApiCredentials
-
     if not settings.login_enabled:
         settings.admins = ()
     users = load_users(settings.auth, settings.auth_file, ",".join(settings.admins) or None)
@@ -93,10 +74,9 @@ def create_context(settings: Settings) -> AppContext:
     store.reconcile()  # finish writes/deletes a crash left half-done (webui.history.store)
     # the user-editable styles file lives in the data folder (seeded with the SDXL presets)
     styles = StyleLibrary.in_data_dir(settings.data_dir)
-    runner = JobRunner(manager, store, settings.limits, max_queue=settings.max_queue,
-                       device_wrapper=spaces_gpu_wrapper(), styles=styles)
     limiter = RateLimiter(settings.demo_rate) if settings.demo else None
-    jobs = GuardedJobs(runner, limiter)
+    jobs = JobRunner(manager, store, settings.limits, max_queue=settings.max_queue,
+                     device_wrapper=spaces_gpu_wrapper(), styles=styles, rate_limiter=limiter)
     return AppContext(settings, manager, store, jobs, users=users, user_settings=user_settings,
                       api_credentials=ApiCredentials.from_settings(settings),
                       rate_limiter=limiter, styles=styles)

@@ -88,7 +88,7 @@ def resolve_caller(ctx, request=None, *, gradio_app=None) -> Caller:
     nothing is shared, else nobody). ``gradio_app`` lets an HTTP request outside Gradio's
     own routes (the file guard) be recognised by Gradio's login cookie."""
     s = ctx.settings
-    users = getattr(ctx, "users", None)
+    users = ctx.users
     logins = bool(users is not None and users.enabled) or s.login_enabled
     admins = set(s.admins or ())
 
@@ -108,8 +108,7 @@ def resolve_caller(ctx, request=None, *, gradio_app=None) -> Caller:
             name = scope.get("webui.user")  # proved by ApiAuthMiddleware
             if name:
                 return user(name)
-            if getattr(ctx, "api_credentials", None) is not None and \
-                    ctx.api_credentials.enabled:
+            if ctx.api_credentials is not None and ctx.api_credentials.enabled:
                 return nobody  # the middleware lets nobody through: never reached
             return Caller(API_OWNER, is_admin=not (logins or s.demo), is_demo_visitor=s.demo)
         name, session = _browser_name(ctx, request, gradio_app, logins), None

@@ -24,6 +24,7 @@ from webui.history.store import HistoryStore, SavedImage
 from webui.models.manager import ModelManager
 from webui.prompting.styles import StyleLibrary
 from webui.queue import DeviceQueue, LeftQueue
+from webui.ratelimit import RateLimiter
 from webui.request import GenerationRequest, validate
 
 log = logging.getLogger(__name__)
@@ -40,9 +41,10 @@ class JobRunner:
 
     def __init__(self, manager: ModelManager, store: HistoryStore, limits: Limits,
                  max_queue: int = 64, device_wrapper=None,
-                 styles: StyleLibrary | None = None):
+                 styles: StyleLibrary | None = None, rate_limiter: RateLimiter | None = None):
         self.manager = manager
         self.styles = styles  # the app's styles file (None: the shipped presets)
+        self.rate_limiter = rate_limiter  # demo: each visitor's jobs a minute
         # on a Hugging Face ZeroGPU Space ``spaces.GPU`` wraps the engine call alone: the GPU
         # is held for the generation, not for the wait in line nor the disk writes
         self._engine_run = device_wrapper(engine.run) if device_wrapper else engine.run
@@ -59,9 +61,12 @@ class JobRunner:
             progress: JobProgress | None = None) -> JobOutcome:
         """Run ``req`` for ``owner`` (a ``Caller``, or an owner name: ``"local"`` is the local
         user); raises ``RequestError``/model errors with clear messages. Its images belong to
-        ``owner.owner``; progress, Stop and its place in line go by ``owner.job_key``."""
-        validate(req, self.limits, self.styles)
+        ``owner.owner``; progress, Stop and its place in line go by ``owner.job_key``. A demo
+        visitor first spends a rate-limit token (``RateLimited`` when none is left)."""
         caller = job_caller(owner)
+        if self.rate_limiter is not None:
+            self.rate_limiter.take(caller.job_key)
+        validate(req, self.limits, self.styles)
         key = caller.job_key
         progress = progress or JobProgress()
         with self._active_lock:

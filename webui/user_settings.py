@@ -109,12 +109,6 @@ class SettingsStore:
             return new
 
 
-DEFAULT_PREVIEW_EVERY = 5
-
-
 def preview_interval(ctx) -> int:
-    """Steps between live previews for jobs of ``ctx``: the Settings value (0 = off), else
-    every 5 steps."""
-    store = getattr(ctx, "user_settings", None)
-    value = getattr(getattr(store, "current", None), "live_preview_every", None)
-    return DEFAULT_PREVIEW_EVERY if value is None else int(value)
+    """Steps between live previews for jobs of ``ctx``: the Settings value (0 = off)."""
+    return int(ctx.user_settings.current.live_preview_every)

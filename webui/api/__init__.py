@@ -102,11 +102,11 @@ def install_api(app: FastAPI, ctx) -> ApiOptions:
 
 
 def install_api_auth(app: FastAPI, ctx) -> None:
-    """Ask every API caller for credentials when any are configured (``webui.api.security``);
-    the credentials are taken from ``ctx.api_credentials`` or the settings."""
-    from webui.api.security import ApiAuthMiddleware, ApiCredentials
+    """Ask every API caller for credentials when any are configured (``webui.api.security``):
+    ``ctx.api_credentials``."""
+    from webui.api.security import ApiAuthMiddleware
 
-    creds = getattr(ctx, "api_credentials", None) or ApiCredentials.from_settings(ctx.settings)
+    creds = ctx.api_credentials
     if creds.enabled:
         app.add_middleware(ApiAuthMiddleware, credentials=creds)
 

@@ -166,9 +166,5 @@ class ApiOptions:
         current = manager.current
         if current is not None and current.info.name == name:
             return
-        queue = getattr(getattr(self.ctx, "jobs", None), "queue", None)
-        if queue is None:
-            manager.preload(name)
-            return
-        with queue.turn(owner):
+        with self.ctx.jobs.queue.turn(owner):
             manager.preload(name)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import gradio as gr
 from PIL import Image
 
-from webui.imaging import DEFAULT_MAX_IMAGE_PIXELS, open_image
+from webui.imaging import open_image
 from webui.request import GenerationRequest, RequestError
 from webui.ui.widgets import stream_for_caller
 
 
 def max_pixels(ctx) -> int:
-    """The upload size limit (``Limits.max_image_pixels`` when the app defines one)."""
-    return getattr(ctx.settings.limits, "max_image_pixels", DEFAULT_MAX_IMAGE_PIXELS)
+    """The upload size limit (``--max-image-pixels``)."""
+    return ctx.settings.limits.max_image_pixels
 
 
 def read_upload(ctx, source, what: str) -> Image.Image | None:

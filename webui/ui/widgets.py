@@ -79,8 +79,8 @@ def user_defaults(ctx) -> list:
     [model, refiner, sampler, steps, cfg_scale, width, height]."""
     limits = ctx.settings.limits
     manager = ctx.manager
-    current = getattr(getattr(ctx, "user_settings", None), "current", None)
-    get = lambda name, default: getattr(current, name, None) or default  # noqa: E731
+    current = ctx.user_settings.current
+    get = lambda name, default: getattr(current, name) or default  # noqa: E731
     names = manager.checkpoint_names()
     model = get("default_model", None)
     model = model if model in names else manager.selected_checkpoint()
