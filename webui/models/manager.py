@@ -166,7 +166,7 @@ class ModelManager:
         self.max_count, self.max_bytes = parse_cache_budget(cache)
         self.offload = self._choose_offload(offload)
         self.speed = SpeedOptions.for_device(self.device, compile, fuse_qkv, channels_last)
-        # with diffusers' CPU offload, its hooks move modules during the call: we place none
+        # with --offload, accelerate's hooks move modules while they run: we place none
         placer_device = self.device if self.offload == "none" else torch.device("cpu")
         self.placer = DevicePlacer(placer_device, device_budget
                                    if device_budget is not None
