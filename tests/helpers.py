@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 
 def small_request(**kw):
     """A request small enough for a CPU (64 px, 2 steps)."""
@@ -11,3 +13,10 @@ def small_request(**kw):
                 sampler="Euler")
     base.update(kw)
     return GenerationRequest(**base)
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -59,7 +59,7 @@ from tests.helpers import small_request  # noqa: E402
 
 
 def _serve(settings, **changes):
-    from tests.ui.test_gradio_api import free_port
+    from tests.helpers import free_port
     from webui.app import create_context, serve
     from webui.config import check_settings
 

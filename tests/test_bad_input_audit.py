@@ -103,7 +103,7 @@ def app(tiny_models_dir, tmp_path_factory):
     import httpx
     from gradio_client import Client
 
-    from tests.ui.test_gradio_api import free_port
+    from tests.helpers import free_port
     from webui.app import create_context, serve
     from webui.config import Limits, Settings
 

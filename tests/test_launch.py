@@ -39,7 +39,7 @@ def test_env_vars_and_flags(monkeypatch, tmp_path):
 
 
 def test_starts_serving_without_loading_a_model(tiny_models_dir, tmp_path):
-    from tests.ui.test_gradio_api import free_port
+    from tests.helpers import free_port
 
     port = free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1")
@@ -119,7 +119,7 @@ def test_listening_without_login_warns_loudly():
 
 
 def test_listen_start_prints_the_warning(tiny_models_dir, tmp_path):
-    from tests.ui.test_gradio_api import free_port
+    from tests.helpers import free_port
 
     port = free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1")

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from tests.api.conftest import BlockingJob, png_b64
-from tests.ui.test_gradio_api import free_port
+from tests.helpers import free_port
 from webui.api.a1111_defaults import A1111_DEFAULTS
 from webui.metadata.infotext import parse_infotext
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.ui.test_gradio_api import free_port
+from tests.helpers import free_port
 
 
 def test_webuiapi_client(api):

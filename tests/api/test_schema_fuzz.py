@@ -30,7 +30,7 @@ from schemathesis import GenerationMode  # noqa: E402
 from schemathesis.specs.openapi.checks import (content_type_conformance,  # noqa: E402
                                                response_schema_conformance)
 
-from tests.ui.test_gradio_api import free_port  # noqa: E402
+from tests.helpers import free_port  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,6 @@ temp folder; the path is printed).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import free_port
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RunningApp:
@@ -132,3 +127,13 @@ def wait_job_done(page, tab: str, text: str, timeout: int = 120_000) -> str:
         "([sel, text]) => (document.querySelector(sel)?.value || '').includes(text)",
         arg=[f"#{tab}_info textarea", text], timeout=timeout)
     return page.locator(f"#{tab}_info textarea").input_value()
+
+
+def generate(page, prompt: str) -> None:
+    """Type ``prompt``, a 64x64 2-step job, Generate, and wait until the job is done."""
+    page.locator("#txt2img_prompt textarea").fill(prompt)
+    set_number(page, "txt2img_width", 64)
+    set_number(page, "txt2img_height", 64)
+    set_number(page, "txt2img_steps", 2)
+    page.locator("#txt2img_generate").click()
+    wait_job_done(page, "txt2img", prompt)

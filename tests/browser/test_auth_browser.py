@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import RunningApp, set_number, wait_job_done
+from tests.browser.conftest import RunningApp, generate
 
 
 USERS = {"ann": "ann-Pw-41x", "ben": "ben-Pw-77q"}
@@ -24,15 +24,6 @@ def log_in(page, url: str, user: str, password: str) -> None:
     page.get_by_label("username").fill(user)
     page.get_by_label("password").fill(password)
     page.get_by_role("button", name="Login").click()
-
-
-def generate(page, prompt: str) -> None:
-    page.locator("#txt2img_prompt textarea").fill(prompt)
-    set_number(page, "txt2img_width", 64)
-    set_number(page, "txt2img_height", 64)
-    set_number(page, "txt2img_steps", 2)
-    page.locator("#txt2img_generate").click()
-    wait_job_done(page, "txt2img", prompt)
 
 
 def test_wrong_password_is_refused(app, pages):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import RunningApp
-from tests.browser.test_auth_browser import generate
+from tests.browser.conftest import RunningApp, generate
 
 
 @pytest.fixture(scope="module")

@@ -38,3 +38,10 @@ def inpaint_ctx_for(tmp_path_factory, tiny_models_dir):
     work = tmp_path_factory.mktemp("inpaint-work")
     return create_context(Settings(models_dir=root, outputs_dir=work / "outputs",
                                    data_dir=work / "data", device="cpu"))
+
+
+def unet_calls(ctx, model="tiny-sdxl-a"):
+    """Count UNet forward calls of ``model`` (a list that grows by one per call)."""
+    calls = []
+    unet = ctx.manager.preload(model).pipe.unet
+    return calls, unet.register_forward_hook(lambda *a: calls.append(1))

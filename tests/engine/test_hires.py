@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.engine.modes_helpers import pixels
+from tests.engine.modes_helpers import pixels, unet_calls
 from tests.helpers import small_request
 from webui.engine.txt2img import run_txt2img
 from webui.metadata.infotext import parse_infotext
@@ -55,13 +55,6 @@ def test_bad_hires_is_refused(ctx, change, message):
     with pytest.raises(RequestError, match=message):
         ctx.jobs.run(small_request(enable_hr=True, **change))
     assert ctx.store.count() == 0
-
-
-def unet_calls(ctx, model="tiny-sdxl-a"):
-    """Count UNet forward calls of ``model`` (a list that grows by one per call)."""
-    calls = []
-    unet = ctx.manager.preload(model).pipe.unet
-    return calls, unet.register_forward_hook(lambda *a: calls.append(1))
 
 
 @pytest.mark.parametrize("strength", [0.0, 0.1])

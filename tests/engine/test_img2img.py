@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.engine.modes_helpers import noise_image, pixels
+from tests.engine.modes_helpers import noise_image, pixels, unet_calls
 from tests.helpers import small_request
 from webui.imaging import resize_image
 from webui.metadata.infotext import parse_infotext
@@ -76,8 +76,6 @@ def test_img2img_without_image_is_refused(ctx):
 
 def test_strength_that_rounds_to_no_step_runs_one(ctx):
     """steps x denoising strength < 1 runs one step (A1111, ComfyUI) instead of a 400."""
-    from tests.engine.test_hires import unet_calls
-
     calls, hook = unet_calls(ctx)
     try:
         out = img2img(ctx, steps=10, denoising_strength=0.05)

@@ -9,7 +9,7 @@ import re
 import httpx
 import pytest
 
-from tests.ui.test_gradio_api import free_port
+from tests.helpers import free_port
 
 PASSWORDS = {"alice": "alice-Pw-7f3k9q", "bob": "bob-Pw-2m8x4z"}
 API_KEY = "key-Zq81xXw0v3bT"

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.helpers import small_request
-from tests.ui.test_gradio_api import free_port
+from tests.helpers import free_port
 from webui.caller import ANONYMOUS, LOCAL_USER, Caller, resolve_caller, visitor_name
 
 PASSWORDS = {"alice": "alice-Pw-7f3k9q", "bob": "bob-Pw-2m8x4z"}

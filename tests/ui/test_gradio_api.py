@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from tests.helpers import free_port
 from webui.app import serve
 from webui.metadata.infotext import parse_infotext
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

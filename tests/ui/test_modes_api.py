@@ -9,7 +9,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from tests.engine.modes_helpers import box_mask, noise_image, pixels
-from tests.ui.test_gradio_api import free_port
+from tests.helpers import free_port
 from webui.app import serve
 from webui.metadata.infotext import parse_infotext
 
