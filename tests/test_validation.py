@@ -126,7 +126,50 @@ def test_styles_come_from_the_apps_styles_file_without_the_ui(tmp_path):
                                   data_dir=data, device="cpu"))
     assert ctx.styles.names() == ["my-style"]
     req = validate(small_request(styles=["my-style"]), Limits(), ctx.styles)
-    assert req.style_texts == [("{prompt}, in chalk", "smudged")]
+    assert req.style_texts == (("{prompt}, in chalk", "smudged"),)
     with pytest.raises(RequestError, match="style"):
         validate(small_request(styles=["cinematic"]), Limits(), ctx.styles)  # shipped only
     assert "cinematic" in validate(small_request(styles=["cinematic"]), Limits()).styles
+
+
+def test_validate_returns_a_new_frozen_request_and_leaves_the_callers_alone():
+    """A validated request is a value: normalised fields and notices on a new object, the
+    caller's request untouched (a front door may retry or log it as sent)."""
+    import dataclasses
+
+    from PIL import Image
+
+    from webui.config import Limits
+    from webui.request import validate
+
+    sent = small_request(width="64", steps=2.0, styles=["cinematic", ""], mode="inpaint",
+                         init_image=Image.new("RGBA", (64, 64)),
+                         mask=Image.new("L", (32, 32), 255))
+    ran = validate(sent, Limits())
+    assert (ran.width, ran.steps, ran.styles) == (64, 2, ("cinematic",))
+    assert ran.init_image.mode == "RGB" and ran.mask.size == (64, 64)
+    assert ran.notices == ("mask was 32x32, resized to the image's 64x64",)
+    assert (sent.width, sent.steps, sent.styles) == ("64", 2.0, ["cinematic", ""])
+    assert sent.init_image.mode == "RGBA" and sent.mask.size == (32, 32) and sent.notices == ()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ran.width = 128
+
+
+def test_settings_defaults_are_checked_against_the_apps_limits(tmp_path):
+    """The Settings tab's defaults obey the same limits (and words) as a request: a demo
+    server's 30-step limit refuses a 40-step default as it would refuse the job."""
+    from webui.config import Limits
+    from webui.request import validate
+    from webui.user_settings import SettingsStore
+
+    store = SettingsStore(tmp_path / "settings.json", Limits(max_steps=30, max_size=1024))
+    with pytest.raises(RequestError, match="steps must be between 1 and 30, got 40") as refused:
+        store.save(steps=40)
+    with pytest.raises(RequestError) as as_job:
+        validate(small_request(steps=40), Limits(max_steps=30))
+    assert str(refused.value) == str(as_job.value)
+    with pytest.raises(RequestError, match="width must be between 64 and 1024, got 1536"):
+        store.save(width=1536)
+    assert store.save(steps=30).steps == 30
+    # a roomier server accepts what this one refuses
+    assert SettingsStore(tmp_path / "b.json", Limits()).save(steps=40).steps == 40

@@ -60,13 +60,14 @@ class JobRunner:
     def run(self, req: GenerationRequest, owner: Caller | str = "local",
             progress: JobProgress | None = None) -> JobOutcome:
         """Run ``req`` for ``owner`` (a ``Caller``, or an owner name: ``"local"`` is the local
-        user); raises ``RequestError``/model errors with clear messages. Its images belong to
+        user); the outcome's ``result.request`` is the validated request that ran (with its
+        ``notices``). Raises ``RequestError``/model errors with clear messages. Its images belong to
         ``owner.owner``; progress, Stop and its place in line go by ``owner.job_key``. A demo
         visitor first spends a rate-limit token (``RateLimited`` when none is left)."""
         caller = job_caller(owner)
         if self.rate_limiter is not None:
             self.rate_limiter.take(caller.job_key)
-        validate(req, self.limits, self.styles)
+        req = validate(req, self.limits, self.styles)  # a new, normalised request
         key = caller.job_key
         progress = progress or JobProgress()
         with self._active_lock:

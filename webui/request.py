@@ -1,13 +1,14 @@
 """``GenerationRequest``: the one request type that the UI and the APIs hand to the engine.
 
-It is validated in one place (``validate``) so every front door rejects the same bad input
-with the same words.
+A request is a frozen value. It is validated in one place (``validate``), which returns a
+new, normalised request (with its ``notices``) so every front door rejects the same bad
+input with the same words; modes derive the requests they run with ``dataclasses.replace``.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from PIL import Image
 
@@ -24,7 +25,7 @@ from webui.config import Limits
 from webui.errors import RequestError  # defined low so that webui.imaging can raise it too
 from webui.prompting.styles import SHIPPED_STYLES, StyleLibrary
 
-MAX_SEED = 2**32 - 1
+MAX_SEED = 2**53 - 1  # ComfyUI seeds; the most a browser number box holds exactly
 
 SIZE_PRESETS: list[tuple[int, int]] = [
     (1024, 1024), (1152, 896), (896, 1152), (1216, 832), (832, 1216),
@@ -32,9 +33,10 @@ SIZE_PRESETS: list[tuple[int, int]] = [
 ]
 
 
-@dataclass
+@dataclass(frozen=True)
 class GenerationRequest:
-    """Every parameter of one generation job (one or more images)."""
+    """Every parameter of one generation job (one or more images). Frozen: derive a changed
+    request with ``dataclasses.replace``."""
 
     prompt: str
     negative_prompt: str = ""
@@ -52,10 +54,10 @@ class GenerationRequest:
     refiner: str | None = None
     refiner_switch_at: float = 0.8
     vae: str | None = None
-    styles: list[str] = field(default_factory=list)
+    styles: tuple[str, ...] = ()
     # filled by ``validate`` from the app's styles file: (prompt, negative) templates of
     # ``styles`` in order, applied by the engine
-    style_texts: list[tuple[str, str]] = field(default_factory=list)
+    style_texts: tuple[tuple[str, str], ...] = ()
     # -- img2img / inpaint / outpaint
     init_image: Image.Image | None = None
     denoising_strength: float = 0.75
@@ -78,6 +80,8 @@ class GenerationRequest:
     hr_denoising_strength: float = 0.7
     # -- anything else a front door wants recorded
     extra: dict = field(default_factory=dict)
+    # -- what ``validate`` changed and the user should hear about (e.g. a resized mask)
+    notices: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         """All fields except images (for logs and records)."""
@@ -85,7 +89,7 @@ class GenerationRequest:
                 if not isinstance(getattr(self, f.name), Image.Image)}
 
 
-def _as_int(name: str, value) -> int:
+def as_int(name: str, value) -> int:
     if isinstance(value, bool):
         raise RequestError(f"{name} must be a whole number, got {value!r}")
     if isinstance(value, float):
@@ -100,7 +104,7 @@ def _as_int(name: str, value) -> int:
         raise RequestError(f"{name} must be a whole number, got {value!r}") from None
 
 
-def _as_float(name: str, value) -> float:
+def as_float(name: str, value) -> float:
     try:
         out = float(value)
     except (TypeError, ValueError):
@@ -112,15 +116,16 @@ def _as_float(name: str, value) -> float:
 
 def validate(req: GenerationRequest, limits: Limits,
              styles: StyleLibrary | None = None) -> GenerationRequest:
-    """Check and normalise ``req`` in place; raise ``RequestError`` with a clear message.
-    Style names are checked against ``styles`` (the app's styles file; None: the shipped
-    presets) and resolved into ``req.style_texts``."""
+    """Check ``req`` and return a new, normalised request (``req`` is left as it was);
+    raise ``RequestError`` with a clear message. Style names are checked against ``styles``
+    (the app's styles file; None: the shipped presets) and resolved into ``style_texts``;
+    what was adjusted on the way (e.g. a resized mask) is said in ``notices``."""
     if req.prompt is None or not isinstance(req.prompt, str):
         raise RequestError("prompt must be text")
-    req.negative_prompt = req.negative_prompt or ""
-    if not isinstance(req.negative_prompt, str):
+    negative = req.negative_prompt or ""
+    if not isinstance(negative, str):
         raise RequestError("negative prompt must be text")
-    for name, text in (("prompt", req.prompt), ("negative prompt", req.negative_prompt)):
+    for name, text in (("prompt", req.prompt), ("negative prompt", negative)):
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
@@ -132,40 +137,61 @@ def validate(req: GenerationRequest, limits: Limits,
             raise RequestError(
                 f"the {what} is {img.width}x{img.height} = {img.width * img.height} pixels, "
                 f"above the limit of {limits.max_image_pixels} (--max-image-pixels)")
-    req.width = _as_int("width", req.width)
-    req.height = _as_int("height", req.height)
-    for name, v in (("width", req.width), ("height", req.height)):
-        if v % 8:
-            raise RequestError(f"{name} must be a multiple of 8, got {v}")
-        if not limits.min_size <= v <= limits.max_size:
-            raise RequestError(
-                f"{name} must be between {limits.min_size} and {limits.max_size}, got {v}")
-    req.steps = _as_int("steps", req.steps)
-    if not 1 <= req.steps <= limits.max_steps:
-        raise RequestError(f"steps must be between 1 and {limits.max_steps}, got {req.steps}")
-    req.cfg_scale = _as_float("CFG scale", req.cfg_scale)
-    if not 0 <= req.cfg_scale <= limits.max_cfg:
-        raise RequestError(
-            f"CFG scale must be between 0 and {limits.max_cfg:g}, got {req.cfg_scale:g}")
-    req.seed = _as_int("seed", req.seed)
-    if not -1 <= req.seed <= MAX_SEED:
-        raise RequestError(f"seed must be -1 (random) or between 0 and {MAX_SEED}, got {req.seed}")
-    if req.sampler not in SAMPLER_NAMES:
-        raise RequestError(
-            f"unknown sampler {req.sampler!r}; choose one of: {', '.join(SAMPLER_NAMES)}")
-    req.batch_size = _as_int("batch size", req.batch_size)
-    req.batch_count = _as_int("batch count", req.batch_count)
-    if not 1 <= req.batch_size <= limits.max_batch_size:
-        raise RequestError(
-            f"batch size must be between 1 and {limits.max_batch_size}, got {req.batch_size}")
-    if not 1 <= req.batch_count <= limits.max_batch_count:
-        raise RequestError(
-            f"batch count must be between 1 and {limits.max_batch_count}, got {req.batch_count}")
-    validate_mode_fields(req, limits, styles)
-    return req
+    out = {"negative_prompt": negative}
+    for name in ("width", "height"):
+        v = out[name] = as_int(name, getattr(req, name))
+        check_size(name, v, limits)
+    out["steps"] = check_steps(as_int("steps", req.steps), limits)
+    out["cfg_scale"] = check_cfg(as_float("CFG scale", req.cfg_scale), limits)
+    seed = out["seed"] = as_int("seed", req.seed)
+    if not -1 <= seed <= MAX_SEED:
+        raise RequestError(f"seed must be -1 (random) or between 0 and {MAX_SEED}, got {seed}")
+    check_sampler(req.sampler)
+    out["batch_size"] = as_int("batch size", req.batch_size)
+    out["batch_count"] = as_int("batch count", req.batch_count)
+    if not 1 <= out["batch_size"] <= limits.max_batch_size:
+        raise RequestError(f"batch size must be between 1 and {limits.max_batch_size}, "
+                           f"got {out['batch_size']}")
+    if not 1 <= out["batch_count"] <= limits.max_batch_count:
+        raise RequestError(f"batch count must be between 1 and {limits.max_batch_count}, "
+                           f"got {out['batch_count']}")
+    req = replace(req, **out)
+    return replace(req, **_mode_fields(req, limits, styles))
 
 
-# -- styles, hires fix, img2img / inpaint / outpaint (issue #4) -------------------------------
+# -- the checks request fields share with the Settings tab's defaults -------------------------
+
+def check_size(name: str, value: int, limits: Limits) -> int:
+    """A width or height: a multiple of 8 within ``limits``."""
+    if value % 8:
+        raise RequestError(f"{name} must be a multiple of 8, got {value}")
+    if not limits.min_size <= value <= limits.max_size:
+        raise RequestError(
+            f"{name} must be between {limits.min_size} and {limits.max_size}, got {value}")
+    return value
+
+
+def check_steps(value: int, limits: Limits) -> int:
+    if not 1 <= value <= limits.max_steps:
+        raise RequestError(f"steps must be between 1 and {limits.max_steps}, got {value}")
+    return value
+
+
+def check_cfg(value: float, limits: Limits) -> float:
+    if not 0 <= value <= limits.max_cfg:
+        raise RequestError(
+            f"CFG scale must be between 0 and {limits.max_cfg:g}, got {value:g}")
+    return value
+
+
+def check_sampler(name) -> str:
+    if name not in SAMPLER_NAMES:
+        raise RequestError(
+            f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLER_NAMES)}")
+    return name
+
+
+# -- styles, hires fix, img2img / inpaint / outpaint -----------------------------------------
 
 def _choice(name: str, value, choices) -> str:
     if value not in choices:
@@ -178,52 +204,57 @@ def _in_range(name: str, value: float, low: float, high: float) -> None:
         raise RequestError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
 
 
-def validate_mode_fields(req: GenerationRequest, limits: Limits,
-                         styles: StyleLibrary | None = None) -> None:
-    """Check the fields of styles, hires fix and the image modes; normalise images to RGB
-    and masks to ``L`` of the image's size (white = repaint)."""
+def _mode_fields(req: GenerationRequest, limits: Limits,
+                 styles: StyleLibrary | None = None) -> dict:
+    """Check the fields of styles, hires fix and the image modes; return their normalised
+    values (images as RGB, masks as ``L`` of the image's size, white = repaint)."""
     _choice("mode", req.mode, MODES)
-    if isinstance(req.styles, str):
-        req.styles = [req.styles] if req.styles else []
-    req.styles = [s for s in (req.styles or []) if s]
+    names = req.styles
+    if isinstance(names, str):
+        names = [names]
+    names = tuple(s for s in (names or ()) if s)
     library = styles or StyleLibrary(SHIPPED_STYLES)
     known = library.names()
-    for name in req.styles:
+    for name in names:
         _choice("style", name, known)
-    req.style_texts = library.templates(req.styles)
+    out = {"styles": names, "style_texts": tuple(library.templates(list(names)))}
     if req.mode == "txt2img":
         if req.enable_hr:
-            _validate_hires(req, limits)
-        return
+            out.update(_hires_fields(req, limits))
+        return out
     if req.init_image is None:
         raise RequestError(f"{req.mode} needs an image")
     if not isinstance(req.init_image, Image.Image):
         raise RequestError("image must be a picture")
-    req.init_image = imaging.to_rgb(req.init_image)
-    req.denoising_strength = _as_float("denoising strength", req.denoising_strength)
+    image = out["init_image"] = imaging.to_rgb(req.init_image)
+    strength = out["denoising_strength"] = as_float("denoising strength",
+                                                     req.denoising_strength)
     # steps x strength may round to zero steps: accepted, the engine runs one step then (as
     # AUTOMATIC1111 and ComfyUI do), so a low strength is never an error
-    _in_range("denoising strength", req.denoising_strength, 0, 1)
+    _in_range("denoising strength", strength, 0, 1)
     _choice("resize mode", req.resize_mode, RESIZE_MODES)
-    req.mask_blur = _as_int("mask blur", req.mask_blur)
-    _in_range("mask blur", req.mask_blur, 0, 64)
+    blur = out["mask_blur"] = as_int("mask blur", req.mask_blur)
+    _in_range("mask blur", blur, 0, 64)
     if req.mode == "inpaint":
-        _validate_inpaint(req)
+        out.update(_inpaint_fields(req, image))
     elif req.mode == "outpaint":
-        _validate_outpaint(req, limits)
+        out.update(_outpaint_fields(req, image, limits))
+    return out
 
 
-def _validate_hires(req: GenerationRequest, limits: Limits) -> None:
-    req.hr_scale = _as_float("hires upscale", req.hr_scale)
-    _in_range("hires upscale", req.hr_scale, 1, 4)
+def _hires_fields(req: GenerationRequest, limits: Limits) -> dict:
+    scale = as_float("hires upscale", req.hr_scale)
+    _in_range("hires upscale", scale, 1, 4)
     _choice("hires upscaler", req.hr_upscaler, HR_UPSCALERS)
-    req.hr_steps = _as_int("hires steps", req.hr_steps)
-    _in_range("hires steps", req.hr_steps, 0, limits.max_steps)
-    req.hr_denoising_strength = _as_float("hires denoising strength", req.hr_denoising_strength)
-    _in_range("hires denoising strength", req.hr_denoising_strength, 0, 1)  # 0: accepted
-    w, h = hires_size(req)
+    steps = as_int("hires steps", req.hr_steps)
+    _in_range("hires steps", steps, 0, limits.max_steps)
+    strength = as_float("hires denoising strength", req.hr_denoising_strength)
+    _in_range("hires denoising strength", strength, 0, 1)  # 0: accepted
+    out = {"hr_scale": scale, "hr_steps": steps, "hr_denoising_strength": strength}
+    w, h = hires_size(replace(req, **out))
     if max(w, h) > limits.max_size:
         raise RequestError(f"hires fix size {w}x{h} is above the limit of {limits.max_size}")
+    return out
 
 
 def hires_size(req: GenerationRequest) -> tuple[int, int]:
@@ -231,43 +262,43 @@ def hires_size(req: GenerationRequest) -> tuple[int, int]:
     return int(req.width * req.hr_scale) // 8 * 8, int(req.height * req.hr_scale) // 8 * 8
 
 
-def _validate_inpaint(req: GenerationRequest) -> None:
+def _inpaint_fields(req: GenerationRequest, image: Image.Image) -> dict:
     _choice("inpaint area", req.inpaint_area, INPAINT_AREAS)
     _choice("masked content", req.masked_content, MASKED_CONTENTS)
-    req.inpaint_padding = _as_int("masked area padding", req.inpaint_padding)
-    _in_range("masked area padding", req.inpaint_padding, 0, 256)
+    padding = as_int("masked area padding", req.inpaint_padding)
+    _in_range("masked area padding", padding, 0, 256)
     if req.mask is None:
         raise RequestError("inpaint needs a mask: draw on the image or upload a mask")
     if not isinstance(req.mask, Image.Image):
         raise RequestError("mask must be a picture")
     mask = imaging.to_mask(req.mask)
-    if mask.size != req.init_image.size:
-        req.extra.setdefault("notices", []).append(
-            f"mask was {mask.width}x{mask.height}, resized to the image's "
-            f"{req.init_image.width}x{req.init_image.height}")
-        mask = mask.resize(req.init_image.size, Image.Resampling.LANCZOS)
+    notices = list(req.notices)
+    if mask.size != image.size:
+        notices.append(f"mask was {mask.width}x{mask.height}, resized to the image's "
+                       f"{image.width}x{image.height}")
+        mask = mask.resize(image.size, Image.Resampling.LANCZOS)
     if req.invert_mask:
         mask = mask.point(lambda v: 255 - v)
     if mask.getextrema()[1] == 0:
         raise RequestError("the mask is empty: nothing to inpaint (paint the area to change)")
-    req.mask = mask
+    return {"inpaint_padding": padding, "mask": mask, "notices": tuple(notices)}
 
 
-def _validate_outpaint(req: GenerationRequest, limits: Limits) -> None:
+def _outpaint_fields(req: GenerationRequest, image: Image.Image, limits: Limits) -> dict:
     sides = {}
     for side in ("left", "right", "up", "down"):
-        value = _as_int(f"outpaint {side}", getattr(req, f"outpaint_{side}"))
+        value = as_int(f"outpaint {side}", getattr(req, f"outpaint_{side}"))
         if value < 0 or value % 8:
             raise RequestError(f"outpaint {side} must be a multiple of 8 and not negative, "
                                f"got {value}")
-        setattr(req, f"outpaint_{side}", value)
         sides[side] = value
     if not any(sides.values()):
         raise RequestError("outpaint needs at least one side to extend (left, right, up, down)")
-    w = req.init_image.width + sides["left"] + sides["right"]
-    h = req.init_image.height + sides["up"] + sides["down"]
+    w = image.width + sides["left"] + sides["right"]
+    h = image.height + sides["up"] + sides["down"]
     if max(w, h) > limits.max_size:
         raise RequestError(f"outpainted size {w}x{h} is above the limit of {limits.max_size}")
+    return {f"outpaint_{side}": v for side, v in sides.items()}
 
 
 def resolve_seed(seed: int, rng: random.Random | None = None) -> int:

@@ -9,9 +9,10 @@ import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from webui.choices import SAMPLER_NAMES
+from webui.config import Limits
 from webui.imageio import FORMATS
-from webui.request import RequestError
+from webui.request import (RequestError, as_float, as_int, check_cfg, check_sampler, check_size,
+                           check_steps)
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +36,14 @@ class UserSettings:
     filename_pattern: str = "[seed]"  # after the 5-digit number, as A1111's default
     live_preview_every: int = 5  # steps between live previews; 0 = off
 
-    def validate(self) -> "UserSettings":
-        """Raise ``RequestError`` (plain words) for a value the app cannot use."""
-        if self.sampler not in SAMPLER_NAMES:
-            raise RequestError(f"unknown sampler {self.sampler!r}")
-        if not 1 <= int(self.steps) <= 150:
-            raise RequestError("steps must be between 1 and 150")
-        if not 0 <= float(self.cfg_scale) <= 30:
-            raise RequestError("CFG scale must be between 0 and 30")
+    def validate(self, limits: Limits) -> "UserSettings":
+        """Raise ``RequestError`` (plain words) for a value the app cannot use; the defaults
+        for new jobs are checked against the same ``limits`` as every request."""
+        check_sampler(self.sampler)
+        check_steps(as_int("steps", self.steps), limits)
+        check_cfg(as_float("CFG scale", self.cfg_scale), limits)
         for name in ("width", "height"):
-            v = int(getattr(self, name))
-            if v % 8 or not 64 <= v <= 2048:
-                raise RequestError(f"{name} must be a multiple of 8 between 64 and 2048")
+            check_size(name, as_int(name, getattr(self, name)), limits)
         if self.output_format not in FORMATS:
             raise RequestError(f"output format must be one of {', '.join(FORMATS)}")
         unknown = set(re.findall(r"\[[^\]]*\]", self.filename_pattern)) - TOKENS
@@ -55,8 +52,10 @@ class UserSettings:
                                f"known: {', '.join(sorted(TOKENS))}")
         if re.search(r"[/\\]|\.\.", self.filename_pattern):
             raise RequestError("the file-name pattern cannot contain / \\ or ..")
-        if not 0 <= int(self.live_preview_every) <= 150:
-            raise RequestError("live preview interval must be between 0 and 150 steps")
+        every = as_int("live preview interval", self.live_preview_every)
+        if not 0 <= every <= limits.max_steps:
+            raise RequestError(
+                f"live preview interval must be between 0 and {limits.max_steps} steps")
         return self
 
 
@@ -77,8 +76,9 @@ def format_filename(pattern: str, values: dict) -> str:
 class SettingsStore:
     """Loads and saves ``UserSettings`` atomically; a broken file falls back to defaults."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, limits: Limits | None = None):
         self.path = Path(path)
+        self.limits = limits or Limits()
         self._lock = threading.Lock()
         self._current = self._load()
 
@@ -88,7 +88,8 @@ class SettingsStore:
         try:
             data = json.loads(self.path.read_text())
             known = {f.name for f in fields(UserSettings)}
-            return UserSettings(**{k: v for k, v in data.items() if k in known}).validate()
+            saved = UserSettings(**{k: v for k, v in data.items() if k in known})
+            return saved.validate(self.limits)
         except (ValueError, TypeError, RequestError) as exc:
             log.warning("settings file %s unusable (%s); using defaults", self.path, exc)
             return UserSettings()
@@ -100,7 +101,7 @@ class SettingsStore:
     def save(self, **changes) -> UserSettings:
         """Validate ``changes`` on top of the current settings and write them to disk."""
         with self._lock:
-            new = UserSettings(**{**asdict(self._current), **changes}).validate()
+            new = UserSettings(**{**asdict(self._current), **changes}).validate(self.limits)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text(json.dumps(asdict(new), indent=2))

@@ -92,8 +92,9 @@ def test_mask_of_other_size_is_resized_with_a_notice(ictx):
                         mask=box_mask((128, 128), (48, 48, 80, 80)))
     out = ictx.jobs.run(req)
     assert out.result.images[0].image.size == (64, 64)
-    assert "mask was 128x128, resized to the image's 64x64" in req.extra["notices"][0]
-    assert req.mask.size == (64, 64)
+    ran = out.result.request  # the validated request; the caller's own is left as it was
+    assert ran.notices == ("mask was 128x128, resized to the image's 64x64",)
+    assert ran.mask.size == (64, 64) and req.mask.size == (128, 128) and req.notices == ()
 
 
 def test_only_the_9_channel_checkpoint_has_9_channels(ictx):

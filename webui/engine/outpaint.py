@@ -8,6 +8,8 @@ overlap comes out pixel for pixel unchanged.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from PIL import Image, ImageFilter
 
@@ -59,10 +61,10 @@ def run_outpaint(manager, req: GenerationRequest,
     canvas = extend_canvas(img, left, right, up, down, fill=fill, seed=max(req.seed, 0))
     box = (left, up, left + img.width, up + img.height)
     mask = outpaint_mask(canvas.size, box, overlap_of(req), req.mask_blur)
-    # generate at the canvas size rounded up to a multiple of 8
-    req.width = -(-canvas.width // 8) * 8
-    req.height = -(-canvas.height // 8) * 8
-    gen_size = (req.width, req.height)
+    # generate at the canvas size rounded up to a multiple of 8: the request this job runs
+    # (and records) has the canvas's size
+    run_req = replace(req, width=-(-canvas.width // 8) * 8, height=-(-canvas.height // 8) * 8)
+    gen_size = (run_req.width, run_req.height)
     work = canvas.resize(gen_size, Image.Resampling.LANCZOS) if canvas.size != gen_size \
         else canvas
     work_mask = mask.resize(gen_size, Image.Resampling.LANCZOS) if mask.size != gen_size \
@@ -74,10 +76,9 @@ def run_outpaint(manager, req: GenerationRequest,
                 "Outpaint": f"left {left}, right {right}, up {up}, down {down}",
                 **styles_params(r)}
 
-    # the engine's inpaint path must not swap the noise/edge fill for latent noise
-    content = req.masked_content
-    req.masked_content = "original"
-    try:
-        return run_prepared(manager, req, job, progress, extra_params=params)
-    finally:
-        req.masked_content = content
+    # the new area is already filled (edge or noise): the inpaint path must start from it,
+    # not swap it for latent noise
+    result = run_prepared(manager, replace(run_req, masked_content="original"), job, progress,
+                          extra_params=params)
+    result.request = run_req
+    return result

@@ -6,8 +6,7 @@ import gradio as gr
 from PIL import Image
 
 from webui.imaging import open_image
-from webui.request import GenerationRequest, RequestError
-from webui.ui.widgets import stream_for_caller
+from webui.request import RequestError
 
 
 def max_pixels(ctx) -> int:
@@ -21,18 +20,6 @@ def read_upload(ctx, source, what: str) -> Image.Image | None:
         return open_image(source, max_pixels(ctx), what)
     except RequestError as exc:
         raise gr.Error(str(exc)) from None
-
-
-def run_with_notices(ctx, req: GenerationRequest, request, progress):
-    """``stream_for_caller`` (live previews, then the result) plus any notices validation
-    left (e.g. a resized mask) in front of the final infotext."""
-    for gallery, info, seed in stream_for_caller(ctx, req, request, progress):
-        if seed is not None:  # the final result, not a preview
-            notices = req.extra.get("notices") or []
-            if notices:
-                info = "\n".join(f"Note: {n}" for n in notices) + (
-                    "\n\n" + info if info else "")
-        yield gallery, info, seed
 
 
 def size_of_upload(ctx, path):

@@ -7,9 +7,9 @@ import gradio as gr
 from webui.choices import RESIZE_MODES
 from webui.ui.fieldmap import (TabParts, common_inputs, model_inputs, request_handler,
                                wire_generate)
-from webui.ui.image_modes import run_with_notices, size_of_upload
+from webui.ui.image_modes import size_of_upload
 from webui.ui.sendto import result_source, send_fields
-from webui.ui.widgets import common_controls, output_panel, tab_header
+from webui.ui.widgets import common_controls, output_panel, stream_for_caller, tab_header
 
 IMG2IMG_DOC = """Generate variations of an image guided by a prompt (SDXL img2img).
 
@@ -39,6 +39,6 @@ def build_img2img_tab(ctx) -> TabParts:
               **common_inputs(controls), "denoising_strength": denoise,
               "resize_mode": resize_mode, "styles": box.styles, "model": controls.model,
               **model_inputs(controls)}
-    img2img = request_handler(ctx, "img2img", inputs, run_with_notices, IMG2IMG_DOC)
+    img2img = request_handler(ctx, "img2img", inputs, stream_for_caller, IMG2IMG_DOC)
     wire_generate(generate, img2img, inputs, out, api_name="img2img")
     return TabParts(inputs, send_fields(inputs), controls, send, out)

@@ -13,9 +13,8 @@ from PIL import Image
 from webui.choices import INPAINT_AREAS, MASKED_CONTENTS, RESIZE_MODES
 from webui.ui.fieldmap import (TabParts, common_inputs, model_inputs, request_handler,
                                wire_generate)
-from webui.ui.image_modes import run_with_notices
 from webui.ui.sendto import result_source, send_fields
-from webui.ui.widgets import common_controls, output_panel, tab_header
+from webui.ui.widgets import common_controls, output_panel, stream_for_caller, tab_header
 
 MASK_MODES = ["Inpaint masked", "Inpaint not masked"]
 INPAINT_DOC = """Repaint the white part of `mask` in `image` (SDXL inpainting).
@@ -114,9 +113,9 @@ def build_inpaint_tab(ctx) -> TabParts:
               "invert_mask": mask_mode, "resize_mode": resize_mode, "styles": box.styles,
               "model": controls.model, **model_inputs(controls)}
     api_inputs = {**inputs, "image": api_image, "mask": api_mask, "invert_mask": api_invert}
-    page = request_handler(ctx, "inpaint", inputs, run_with_notices, INPAINT_DOC,
+    page = request_handler(ctx, "inpaint", inputs, stream_for_caller, INPAINT_DOC,
                            adapt=from_editor, name="from_editor")
     wire_generate(generate, page, inputs, out, api_visibility="private")
-    inpaint = request_handler(ctx, "inpaint", api_inputs, run_with_notices, INPAINT_DOC)
+    inpaint = request_handler(ctx, "inpaint", api_inputs, stream_for_caller, INPAINT_DOC)
     wire_generate(api_button, inpaint, api_inputs, out, api_name="inpaint")
     return TabParts(inputs, send_fields(inputs), controls, send, out)

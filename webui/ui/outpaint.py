@@ -6,9 +6,8 @@ import gradio as gr
 
 from webui.ui.fieldmap import (TabParts, common_inputs, model_inputs, request_handler,
                                wire_generate)
-from webui.ui.image_modes import run_with_notices
 from webui.ui.sendto import result_source, send_fields
-from webui.ui.widgets import common_controls, output_panel, tab_header
+from webui.ui.widgets import common_controls, output_panel, stream_for_caller, tab_header
 
 #: the ``fill`` keyword's choices -> ``GenerationRequest.masked_content``
 FILLS = {"edge extension": "fill", "noise": "latent noise"}
@@ -56,7 +55,7 @@ def build_outpaint_tab(ctx) -> TabParts:
               **common_inputs(controls), "denoising_strength": denoise, "mask_blur": blur,
               "fill": fill, "styles": box.styles, "model": controls.model,
               **model_inputs(controls)}
-    outpaint = request_handler(ctx, "outpaint", inputs, run_with_notices, OUTPAINT_DOC,
+    outpaint = request_handler(ctx, "outpaint", inputs, stream_for_caller, OUTPAINT_DOC,
                                adapt=fill_to_content)
     wire_generate(generate, outpaint, inputs, out, api_name="outpaint")
     return TabParts(inputs, send_fields(inputs), controls, send, out)

@@ -289,10 +289,14 @@ def stream_for_caller(ctx, req: GenerationRequest, request: gr.Request | None, p
 
 
 def final_outputs(outcome):
-    """(gallery of saved files, first infotext, seed) for a finished job."""
+    """(gallery of saved files, first infotext, seed) for a finished job; what validation
+    adjusted (e.g. a resized mask) is said first."""
     result = outcome.result
     gallery = [(str(s.path), f"seed {g.seed}") for s, g in zip(outcome.saved, result.images)]
     info = result.images[0].infotext if result.images else ""
+    notices = result.request.notices
+    if notices:
+        info = "\n".join(f"Note: {n}" for n in notices) + ("\n\n" + info if info else "")
     if result.interrupted:
         info = (info + "\n\n" if info else "") + (
             f"Stopped: {len(result.images)} image(s) finished before Stop.")
