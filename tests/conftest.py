@@ -40,8 +40,35 @@ def ctx(settings):
     return create_context(settings)
 
 
+@pytest.fixture(scope="module")
+def limited_app(tiny_models_dir, tmp_path_factory):
+    """One served app (UI + API) with a small ``--max-image-pixels`` (``UPLOAD_LIMIT``) for the
+    bad-input tests of tests/ui and tests/api: (ctx, gradio Client, httpx client on its base
+    URL, folder for upload files)."""
+    import httpx
+    from gradio_client import Client
+
+    from tests.helpers import UPLOAD_LIMIT, free_port
+    from webui.app import create_context, serve
+    from webui.config import Limits, Settings
+
+    work = tmp_path_factory.mktemp("limited")
+    settings = Settings(models_dir=tiny_models_dir, outputs_dir=work / "outputs",
+                        data_dir=work / "data", device="cpu", api=True,
+                        limits=Limits(max_image_pixels=UPLOAD_LIMIT))
+    ctx = create_context(settings)
+    server = serve(ctx, block=False, port=free_port())
+    files = work / "files"
+    files.mkdir()
+    try:
+        with httpx.Client(base_url=server.local_url.rstrip("/"), timeout=120) as http:
+            yield ctx, Client(server.local_url, verbose=False), http, files
+    finally:
+        server.close()
+
+
 #: fixtures that start a real HTTP server on loopback
-SERVER_FIXTURES = {"api", "served", "secured", "app"}
+SERVER_FIXTURES = {"api", "served", "secured", "app", "limited_app"}
 
 
 def pytest_collection_modifyitems(items):

@@ -153,3 +153,7 @@ def test_gpu_speed_flags(monkeypatch):
     assert parse_settings([]).compile and not parse_settings([]).fuse_qkv
     with pytest.raises(SystemExit):
         parse_settings(["--vram-budget", "lots"])
+
+
+def test_max_image_pixels_flag_reaches_the_settings():
+    assert parse_settings(["--max-image-pixels", "12345"]).limits.max_image_pixels == 12345

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 
 import numpy as np
@@ -45,3 +46,53 @@ def unet_calls(ctx, model="tiny-sdxl-a"):
     calls = []
     unet = ctx.manager.preload(model).pipe.unet
     return calls, unet.register_forward_hook(lambda *a: calls.append(1))
+
+
+def encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
+    """``img`` as the bytes of a ``fmt`` file."""
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def odd_image(mode: str, size=(64, 64)) -> tuple[bytes, str]:
+    """(file bytes, suffix) of a picture stored in ``mode``: grayscale, RGBA, palette, CMYK or
+    16-bit, as users' files come."""
+    base = noise_image(*size, seed=21)
+    if mode == "I;16":
+        arr = (np.asarray(base.convert("L"), dtype=np.uint16) * 257)
+        return encode(Image.fromarray(arr)), ".png"
+    if mode == "CMYK":
+        return encode(base.convert("CMYK"), "JPEG", quality=95), ".jpg"
+    if mode == "RGBA":
+        img = base.convert("RGBA")
+        img.putalpha(200)
+        return encode(img), ".png"
+    return encode(base.convert(mode)), ".png"
+
+
+def rotated_jpeg(size=(64, 32), orientation: int = 6) -> bytes:
+    """A JPEG stored ``size`` wide whose EXIF says: rotate 90 degrees clockwise to display."""
+    img = noise_image(*size, seed=8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return encode(img, "JPEG", quality=95, exif=exif.tobytes())
+
+
+def displayed(data: bytes) -> Image.Image:
+    """The picture in ``data`` as a viewer shows it (EXIF rotation applied), RGB."""
+    from PIL import ImageOps
+
+    with Image.open(io.BytesIO(data)) as img:
+        return ImageOps.exif_transpose(img).convert("RGB")
+
+
+def assert_inpaint_kept_outside(out: Image.Image, expected: Image.Image, mask: Image.Image,
+                                blur: int) -> None:
+    """Pixels outside the (blurred) mask of an inpaint result equal ``expected``'s."""
+    from webui.imaging import blur_mask
+
+    assert out.size == expected.size
+    outside = np.asarray(blur_mask(mask, blur)) == 0
+    diff = np.abs(pixels(out) - pixels(expected)).max(axis=-1)
+    assert diff[outside].max() <= 2, "the EXIF rotation was not applied to the init image"
