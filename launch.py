@@ -11,7 +11,8 @@ def main(argv: list[str] | None = None) -> None:
 
     settings = parse_settings(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from webui.app import create_context, serve
+    from webui.app import create_context
+    from webui.server.uvicorn_server import serve
 
     ctx = create_context(settings)  # loads no model: models load on first use
     serve(ctx)

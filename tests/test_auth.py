@@ -60,8 +60,9 @@ from tests.helpers import small_request  # noqa: E402
 
 def _serve(settings, **changes):
     from tests.helpers import free_port
-    from webui.app import create_context, serve
+    from webui.app import create_context
     from webui.config import check_settings
+    from webui.server.uvicorn_server import serve
 
     for k, v in changes.items():
         setattr(settings, k, v)

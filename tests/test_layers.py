@@ -12,6 +12,8 @@ Layers, low to high::
     config, request                         the one request type and its validation
     models, engine                          the GPU side; never the UI, the APIs or the history
     history, queue, jobs, ui, api, app      the doors and the records
+    server                                  serving: imports the doors to build the app; only
+                                            launch.py, tests and webui.testing import it
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "webui.imaging": ("webui.request", "webui.engine", "webui.models", "webui.ui", "webui.api",
                       "webui.history", "webui.metadata"),
     "webui.request": ("webui.engine", "webui.models", "webui.ui", "webui.api", "webui.history"),
+}
+
+# package -> the only parts of webui that may import it (launch.py and tests are outside webui)
+ONLY_IMPORTED_BY: dict[str, tuple[str, ...]] = {
+    # the UI, the APIs and the app context are what the server assembles, never the reverse
+    "webui.server": ("webui.testing",),
 }
 
 # Imports that break a rule today, each with the item that removes it. The test fails when one of
@@ -92,19 +100,24 @@ def import_graph(root: Path, package: str = "webui") -> dict[str, set[str]]:
 
 def layer_violations(graph: dict[str, set[str]],
                      forbidden: dict[str, tuple[str, ...]] = FORBIDDEN,
-                     known: dict[tuple[str, str], str] | None = None) -> list[str]:
+                     known: dict[tuple[str, str], str] | None = None,
+                     only_imported_by: dict[str, tuple[str, ...]] = ONLY_IMPORTED_BY) -> list[str]:
     """One line per import that crosses a layer the wrong way, except those in ``known``."""
     found = []
     for module in sorted(graph):
-        for layer, banned in forbidden.items():
-            if not _within(module, layer):
+        for target in sorted(graph[module]):
+            if (module, target) in (known or {}):
                 continue
-            for target in sorted(graph[module]):
-                if (module, target) in (known or {}):
-                    continue
-                if not _within(target, layer) and any(_within(target, b) for b in banned):
+            for layer, banned in forbidden.items():
+                if (_within(module, layer) and not _within(target, layer)
+                        and any(_within(target, b) for b in banned)):
                     found.append(f"{module} imports {target} ({layer} must not import "
                                  f"{', '.join(banned)})")
+            for package, importers in only_imported_by.items():
+                if (_within(target, package) and not _within(module, package)
+                        and not any(_within(module, i) for i in importers)):
+                    found.append(f"{module} imports {target} (only {', '.join(importers)} "
+                                 f"may import {package})")
     return found
 
 
@@ -180,6 +193,7 @@ def test_the_graph_is_read(graph):
     assert "webui.metadata.infotext" in graph["webui.engine.core"]
     assert "webui.imaging" in graph["webui.request"]  # a top-level import
     assert "webui.api.security" in graph["webui.app"]  # one inside a function
+    assert "webui.ui.layout" in graph["webui.server.assembly"]
 
 
 def test_layers_are_respected(graph):
@@ -201,7 +215,8 @@ def test_no_import_cycles(graph):
 
 
 def test_the_checks_catch_planted_bad_imports(tmp_path):
-    """A throwaway package with a forbidden import (inside a function) and a three-module cycle."""
+    """A throwaway package with forbidden imports (one inside a function, one of the server by
+    the UI) and a three-module cycle."""
     files = {
         "__init__.py": "",
         "engine/__init__.py": "",
@@ -212,6 +227,11 @@ def test_the_checks_catch_planted_bad_imports(tmp_path):
         "metadata/read.py": "from ..models import loader\n",
         "models/__init__.py": "",
         "models/loader.py": "",
+        "server/__init__.py": "",
+        "server/assembly.py": "from webui.ui import layout\n",
+        "ui/__init__.py": "",
+        "ui/layout.py": "",
+        "ui/tab.py": "def build():\n    from webui.server.assembly import gradio_app_of\n",
         "a.py": "import webui.b\n",
         "b.py": "from webui import c\n",
         "c.py": "from .a import thing\n",
@@ -226,5 +246,7 @@ def test_the_checks_catch_planted_bad_imports(tmp_path):
         "webui.ui, webui.api, webui.history)",
         "webui.metadata.read imports webui.models.loader (webui.metadata must not import "
         "webui.engine, webui.models, webui.ui, webui.api, webui.history)",
+        "webui.ui.tab imports webui.server.assembly (only webui.testing may import "
+        "webui.server)",
     ]
     assert import_cycles(planted) == [["webui.a", "webui.b", "webui.c", "webui.a"]]

@@ -26,7 +26,7 @@ def api_ctx(settings):
 @pytest.fixture
 def api(api_ctx):
     """(ctx, httpx client on the running server's base URL)."""
-    from webui.app import serve
+    from webui.server.uvicorn_server import serve
 
     server = serve(api_ctx, block=False, port=free_port())
     try:

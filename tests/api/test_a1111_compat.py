@@ -98,7 +98,8 @@ def test_options_checkpoint_waits_for_the_running_job(api):
 def broken_models_api(settings, tiny_models_dir, tmp_path):
     """A served app whose models folder holds one good checkpoint and a truncated
     single-file one (the download that stopped half way)."""
-    from webui.app import create_context, serve
+    from webui.app import create_context
+    from webui.server.uvicorn_server import serve
 
     root = tmp_path / "models"
     sd = root / "Stable-diffusion"

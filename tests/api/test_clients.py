@@ -59,7 +59,8 @@ def test_open_webui_style_flow(api):
 
 
 def test_api_beside_the_ui_on_one_port(settings):
-    from webui.app import create_context, serve
+    from webui.app import create_context
+    from webui.server.uvicorn_server import serve
 
     settings.api = True
     server = serve(create_context(settings), block=False, port=free_port())
@@ -76,7 +77,8 @@ def test_api_beside_the_ui_on_one_port(settings):
 
 
 def test_no_api_without_the_flag(settings):
-    from webui.app import create_context, serve
+    from webui.app import create_context
+    from webui.server.uvicorn_server import serve
 
     server = serve(create_context(settings), block=False, port=free_port())
     try:

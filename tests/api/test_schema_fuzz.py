@@ -46,8 +46,9 @@ CALL_TIMEOUT = 60  # seconds: a call that takes longer counts as a hung worker
 @pytest.fixture(scope="module")
 def fuzz_server(tiny_models_dir, tmp_path_factory):
     """(ctx, base URL) of the app served with ``--api`` and tiny limits, for the module."""
-    from webui.app import create_context, serve
+    from webui.app import create_context
     from webui.config import Limits, Settings
+    from webui.server.uvicorn_server import serve
 
     work = tmp_path_factory.mktemp("fuzz")
     settings = Settings(models_dir=tiny_models_dir, outputs_dir=work / "outputs",

@@ -84,7 +84,7 @@ def test_rerun_same_seed_reproduces_the_image(ctx):
 
 @pytest.fixture
 def served(ctx):
-    from webui.app import serve
+    from webui.server.uvicorn_server import serve
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

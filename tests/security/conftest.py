@@ -44,8 +44,9 @@ def concrete(path: str) -> str:
 @pytest.fixture(scope="module")
 def secured(tiny_models_dir, tmp_path_factory):
     """(ctx, server, base URL) of an app with --auth, --api and an API key."""
-    from webui.app import create_context, serve
+    from webui.app import create_context
     from webui.config import Settings, check_settings
+    from webui.server.uvicorn_server import serve
 
     root = tmp_path_factory.mktemp("secured")
     settings = check_settings(Settings(

@@ -87,8 +87,9 @@ def test_no_name_in_the_demo_sees_nothing_in_the_gallery(tiny_models_dir, tmp_pa
 
 # -- the table, through the real apps -------------------------------------------------------
 def _serve(root, **kw):
-    from webui.app import create_context, serve
+    from webui.app import create_context
     from webui.config import Settings, check_settings
+    from webui.server.uvicorn_server import serve
 
     ctx = create_context(check_settings(Settings(
         models_dir=root.parent / "models", outputs_dir=root / "outputs",

@@ -7,7 +7,7 @@ import pytest
 
 from tests.security.conftest import (API_KEY, PASSWORDS, SECRETS, concrete, login, probe,
                                      walk_routes)
-from webui.ui.access import gradio_app_of
+from webui.server.assembly import gradio_app_of
 
 #: routes Gradio serves before login: the login page itself and its static pieces
 PUBLIC = {"/", "/login", "/login/", "/logout", "/favicon.ico", "/theme.css", "/robots.txt",

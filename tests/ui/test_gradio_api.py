@@ -8,8 +8,8 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from tests.helpers import free_port
-from webui.app import serve
 from webui.metadata.infotext import parse_infotext
+from webui.server.uvicorn_server import serve
 
 
 @pytest.fixture

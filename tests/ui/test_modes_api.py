@@ -10,8 +10,8 @@ from PIL import Image
 
 from tests.engine.modes_helpers import box_mask, noise_image, pixels
 from tests.helpers import free_port
-from webui.app import serve
 from webui.metadata.infotext import parse_infotext
+from webui.server.uvicorn_server import serve
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 Both are front doors onto the same job runner, model manager and history as the UI:
 adapters turn their bodies into a ``GenerationRequest`` and hand it to ``ctx.jobs``.
-``install_api(app, ctx)`` adds them to a FastAPI app (``webui.app`` serves it).
+``install_api(app, ctx)`` adds them to a FastAPI app (``webui.server.assembly`` builds it).
 """
 
 from __future__ import annotations

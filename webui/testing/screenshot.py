@@ -15,8 +15,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def main(out: str) -> None:
     from playwright.sync_api import sync_playwright
 
-    from webui.app import create_context, serve
+    from webui.app import create_context
     from webui.config import Settings
+    from webui.server.uvicorn_server import serve
     from webui.testing.tiny_models import write_tiny_models
 
     tmp = Path(tempfile.mkdtemp())
