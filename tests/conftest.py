@@ -49,8 +49,9 @@ def limited_app(tiny_models_dir, tmp_path_factory):
     from gradio_client import Client
 
     from tests.helpers import UPLOAD_LIMIT, free_port
-    from webui.app import create_context, serve
+    from webui.app import create_context
     from webui.config import Limits, Settings
+    from webui.server.uvicorn_server import serve
 
     work = tmp_path_factory.mktemp("limited")
     settings = Settings(models_dir=tiny_models_dir, outputs_dir=work / "outputs",
