@@ -11,6 +11,7 @@ request's style names into their templates, which the engine applies.
 from __future__ import annotations
 
 import csv
+import re
 import logging
 import shutil
 from dataclasses import dataclass
@@ -93,3 +94,56 @@ def apply_style_texts(prompt: str, negative: str,
         prompt = _merge(p_template, prompt)
         negative = _merge(n_template, negative)
     return prompt, negative
+
+
+def _unmerge(template: str, text: str) -> str | None:
+    """The text ``_merge(template, ·)`` turned into ``text``; None when it cannot have."""
+    if not template:
+        return text
+    if "{prompt}" in template:
+        parts = template.split("{prompt}")
+        # every "{prompt}" holds the same text: the first is captured, the others must repeat it
+        pattern = (re.escape(parts[0]) + "(?P<p>.*)"
+                   + "(?P=p)".join(re.escape(part) for part in parts[1:]))
+        match = re.fullmatch(pattern, text, flags=re.DOTALL)
+        return match.group("p") if match else None
+    if text == template:
+        return ""
+    tail = f", {template}"
+    return text[:-len(tail)] if text.endswith(tail) else None
+
+
+def extract_styles(prompt: str, negative: str, styles: dict[str, Style],
+                   names: list[str] | None = None) -> tuple[str, str, list[str]]:
+    """Undo styles that were applied to ``prompt``/``negative`` (A1111's "extract styles
+    from prompt"): ``(prompt, negative, style names)`` with the styles' texts removed and
+    the names in the order they were applied.
+
+    With ``names`` (an infotext's ``Styles``), only those styles are tried, last applied
+    first; a style whose text is not found (edited since, or not in ``styles``) is left in
+    the text and not returned. Without ``names``, any style whose prompt and negative
+    templates both match is taken off, as long as one does.
+    """
+    found: list[str] = []
+    if names is not None:
+        for name in reversed(names):
+            style = styles.get(name)
+            undone = _undo(style, prompt, negative) if style is not None else None
+            if undone is not None:
+                (prompt, negative), found = undone, [name, *found]
+        return prompt, negative, found
+    while True:
+        for name, style in styles.items():
+            if name in found or not (style.prompt or style.negative_prompt):
+                continue
+            undone = _undo(style, prompt, negative)
+            if undone is not None and undone != (prompt, negative):
+                (prompt, negative), found = undone, [name, *found]
+                break
+        else:
+            return prompt, negative, found
+
+
+def _undo(style: Style, prompt: str, negative: str) -> tuple[str, str] | None:
+    p, n = _unmerge(style.prompt, prompt), _unmerge(style.negative_prompt, negative)
+    return None if p is None or n is None else (p, n)

@@ -40,7 +40,7 @@ def build_ui(ctx) -> gr.Blocks:
             with gr.Tab("Settings", id="settings") as settings_tab:
                 user_settings = build_settings_tab(ctx)
         sources = [b.send for b in built.values()] + [gallery.send, pnginfo_send]
-        wire_sources(tabs, sources, {mode: b.fields for mode, b in built.items()})
+        wire_sources(tabs, sources, {mode: b.fields for mode, b in built.items()}, ctx)
         # hashing a big checkpoint takes a while the first time: only when the tab is opened
         models_tab.select(load_models, None, models_table, api_visibility="private")
         history_tab.select(gallery.load, None, gallery.outputs, api_visibility="private")

@@ -10,18 +10,33 @@ from PIL import Image
 
 from webui.metadata.pnginfo import read_generation_info
 from webui.history.reuse import fields_from_info
-from webui.ui.sendto import SendSource, send_buttons
+from webui.metadata.info import INFOTEXT_SOURCES
+from webui.ui.sendto import SendSource, prepare_fields, send_buttons
 
 log = logging.getLogger(__name__)
 
 NO_FILE = "Drop an image (PNG, JPEG or WebP) to read its generation parameters."
 
 
-def png_info(path: str | None) -> tuple[list[list[str]], str, str, dict | None]:
+def send_payload(info, path: str, ctx=None) -> dict:
+    """The Send-to fields of a PNG Info result, in this app's terms (see
+    :func:`webui.ui.sendto.prepare_fields`): its schedule type and, for an infotext, its
+    ``Styles`` go along so that the sampler and the styles can be matched."""
+    fields = fields_from_info(info, path)
+    fields["scheduler"] = info.scheduler
+    styles = info.params.get("Styles") if info.source in INFOTEXT_SOURCES else None
+    if styles:
+        fields["styles"] = [s.strip() for s in styles.split(",") if s.strip()]
+    return prepare_fields(fields, ctx)
+
+
+def png_info(path: str | None, ctx=None) -> tuple[list[list[str]], str, str, dict | None]:
     """``(table rows, infotext, message, send payload)`` for the image file at ``path``.
 
     Reads the file itself (not a re-encoded copy), so every metadata chunk is seen. Never
     raises: files that are not images, or images without parameters, get a plain message.
+    The message also says what Send-to will leave out (a sampler or seed with no
+    equivalent here, a checkpoint not installed).
     """
     if not path:
         return [], "", NO_FILE, None
@@ -41,9 +56,14 @@ def png_info(path: str | None) -> tuple[list[list[str]], str, str, dict | None]:
         log.warning("cannot format infotext for %s", name, exc_info=True)
         text = info.raw
     known = info.source != "unknown"
-    message = (f"Read **{name}**: written by **{info.source}**." if known else
-               f"**{name}** has metadata this app does not recognise; raw values shown.")
-    return rows, text, message, fields_from_info(info, str(path)) if known else None
+    if not known:
+        return (rows, text, f"**{name}** has metadata this app does not recognise; raw "
+                            "values shown.", None)
+    payload = send_payload(info, str(path), ctx)
+    message = f"Read **{name}**: written by **{info.source}**."
+    if payload["notices"]:
+        message += "\n\nSend-to leaves out: " + "; ".join(payload["notices"]) + "."
+    return rows, text, message, payload
 
 
 def build_pnginfo_tab(ctx) -> SendSource:
@@ -63,7 +83,7 @@ def build_pnginfo_tab(ctx) -> SendSource:
             send = send_buttons("pnginfo")
 
     def read(path):
-        rows, text, msg, payload = png_info(path)
+        rows, text, msg, payload = png_info(path, ctx)
         return rows, text, msg, payload, path if rows or payload else None
 
     upload.change(read, upload, [table, infotext, message, send.payload, preview],

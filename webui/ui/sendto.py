@@ -5,6 +5,13 @@ A source is a ``SendSource``: a ``payload`` state holding the fields of one imag
 ``GenerationRequest`` attributes plus ``mode`` and ``image``, see
 :mod:`webui.history.reuse`) and one button per target. The layout calls
 :func:`wire_sources` once every tab exists.
+
+What is sent never breaks Generate: other tools' sampler names become ours
+(:mod:`webui.metadata.samplers`), a prompt a style was applied to comes back without the
+style's text and with the style selected (so styles never stack), and a value the target
+field cannot take (an unknown sampler, a seed out of range, a checkpoint not installed, a
+size off the slider) is not sent: that field keeps its value and a notice names what was
+skipped (:func:`prepare_fields`, :func:`fit_fields`).
 """
 
 from __future__ import annotations
@@ -15,8 +22,12 @@ from dataclasses import dataclass, field
 import gradio as gr
 from PIL import Image
 
+from webui.choices import SAMPLER_NAMES
 from webui.metadata.infotext import parse_infotext
+from webui.metadata.samplers import our_sampler
 from webui.history.reuse import SEND_TARGETS
+from webui.prompting.styles import extract_styles
+from webui.request import MAX_SEED
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +119,7 @@ def fields_from_infotext(text: str, image: str | None, mode: str | None) -> dict
             pass
     for key, name, kind in (("Steps", "steps", int), ("CFG scale", "cfg_scale", float),
                             ("Seed", "seed", int), ("Sampler", "sampler", str),
-                            ("Model", "model", str),
+                            ("Schedule type", "scheduler", str), ("Model", "model", str),
                             ("Denoising strength", "denoising_strength", float)):
         try:
             if key in p:
@@ -130,6 +141,123 @@ def fields_from_file(path: str | None, mode: str | None) -> dict | None:
     except OSError:
         return None
     return fields_from_infotext(text, path, mode)
+
+
+CHECKPOINT_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf")
+
+
+def _model_key(name: str) -> str:
+    """A checkpoint name compared across tools: no folder, no extension, no case."""
+    stem = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    for ext in CHECKPOINT_EXTENSIONS:
+        if stem.lower().endswith(ext):
+            stem = stem[: -len(ext)]
+    return stem.lower()
+
+
+def installed_checkpoint(name: str, installed: list[str]) -> str | None:
+    """The installed checkpoint ``name`` (from any tool) stands for, or None."""
+    if name in installed:
+        return name
+    matches = [n for n in installed if _model_key(n) == _model_key(name)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def prepare_fields(fields: dict | None, ctx) -> dict | None:
+    """``fields`` in this app's terms, with ``notices`` saying what could not be kept.
+
+    The sampler (+ schedule type) becomes one of ours; a seed outside -1..``MAX_SEED`` and a
+    checkpoint not installed here are dropped (the field keeps its value); style texts are
+    taken out of the prompts and the styles selected instead. Runs once per payload
+    (``prepared``): taking styles out twice would eat a prompt that merely looks styled.
+    """
+    if not fields or fields.get("prepared"):
+        return fields
+    out = dict(fields)
+    notices = list(out.get("notices") or [])
+    scheduler = out.pop("scheduler", None)
+    sampler = out.get("sampler")
+    if sampler is not None and (sampler not in SAMPLER_NAMES or scheduler):
+        match = our_sampler(str(sampler), scheduler)
+        out["sampler"] = match.name
+        if match.notice:
+            notices.append(match.notice + ("" if match.name else
+                                           "; the Sampling method was left as it was"))
+    seed = out.get("seed")
+    if seed is not None and not -1 <= seed <= MAX_SEED:
+        out["seed"] = None
+        notices.append(f"seed {seed} is beyond this app's largest seed ({MAX_SEED}); "
+                       "the Seed box was left as it was")
+    model = out.get("model")
+    if model and ctx is not None:
+        found = installed_checkpoint(model, ctx.manager.checkpoint_names())
+        out["model"] = found
+        if found is None:
+            notices.append(f"checkpoint {model!r} is not installed here; the Checkpoint "
+                           "box was left as it was")
+    if ctx is not None and out.get("prompt") is not None:
+        library = ctx.styles.styles()
+        named = out.get("styles")
+        unknown = [n for n in named or [] if n not in library]
+        if unknown:
+            notices.append(f"style {', '.join(map(repr, unknown))} is not in your styles "
+                           "list; its text stays in the prompt")
+        prompt, negative, found_styles = extract_styles(
+            out["prompt"], out.get("negative_prompt") or "", library,
+            None if named is None else [n for n in named if n in library])
+        # the styles selected are the ones found: a style left selected from before would
+        # be applied on top of a prompt that already has its text
+        out.update(prompt=prompt, negative_prompt=negative, styles=found_styles)
+        missed = [n for n in named or [] if n in library and n not in found_styles]
+        if missed:
+            notices.append(f"the text of style {', '.join(map(repr, missed))} is not in the "
+                           "prompt (the style was edited since?); it was not selected")
+    out["notices"], out["prepared"] = notices, True
+    return out
+
+
+def fit_fields(fields: dict, comps: dict) -> tuple[dict, list[str]]:
+    """``fields`` less the values the target components ``comps`` cannot take (a choice
+    not offered, a number off a slider, a size that is not a multiple of 8), and a notice
+    for each."""
+    out, notices = dict(fields), []
+    for name, comp in comps.items():
+        value = out.get(name)
+        if value is None or name in ("width", "height"):
+            continue
+        if isinstance(comp, gr.Dropdown) and not comp.allow_custom_value:
+            offered = {v for _, v in comp.choices}
+            if isinstance(value, (list, tuple)):
+                bad = [v for v in value if v not in offered]
+                out[name] = [v for v in value if v in offered]
+            else:
+                bad = [] if value in offered else [value]
+                out[name] = value if value in offered else None
+            if bad:
+                notices.append(f"{comp.label} {', '.join(map(repr, bad))} is not offered "
+                               "here; it was skipped")
+        elif isinstance(comp, gr.Slider) and isinstance(value, (int, float)):
+            if not comp.minimum <= value <= comp.maximum:
+                out[name] = None
+                notices.append(f"{comp.label} {value:g} is outside {comp.minimum:g}.."
+                               f"{comp.maximum:g}; the field was left as it was")
+    width, height = out.get("width"), out.get("height")
+    if width is not None or height is not None:
+        fits = all(v is not None and v % 8 == 0 and (
+            not isinstance(comps.get(n), gr.Slider)
+            or comps[n].minimum <= v <= comps[n].maximum)
+            for n, v in (("width", width), ("height", height)))
+        if not fits:
+            out["width"] = out["height"] = None
+            notices.append(f"size {width}x{height} does not fit here (multiples of 8 within "
+                           "the Width and Height sliders); they were left as they were")
+    return out, notices
+
+
+def show_notices(target: str, notices: list[str]) -> None:
+    """A warning toast naming what a send skipped."""
+    if notices:
+        gr.Warning(f"Sent to {target}, except: " + "; ".join(notices) + ".", duration=20)
 
 
 def result_source(tab: str, gallery: gr.Gallery) -> SendSource:
@@ -160,43 +288,52 @@ def image_value(target: str, path: str | None):
     return path
 
 
-def wire_sources(tabs: gr.Tabs, sources: list[SendSource], tab_fields: dict) -> None:
+def wire_sources(tabs: gr.Tabs, sources: list[SendSource], tab_fields: dict,
+                 ctx=None) -> None:
     """Connect every source's buttons to the target tabs.
 
     ``tab_fields``: mode -> {field name -> component} (names from ``FIELD_NAMES``). A click
     fills the target's fields from the payload (the image too, for image tabs) and opens it;
-    "Send parameters back" goes to the tab named by the payload's ``mode``.
+    "Send parameters back" goes to the tab named by the payload's ``mode``. ``ctx`` (the app
+    context: installed checkpoints, styles) lets :func:`prepare_fields` match them; what
+    the target cannot take is skipped with a warning toast.
     """
+    # the sends are instant; they are queued only so that their warning toasts reach the page
+    quick = dict(api_visibility="private", queue=True, concurrency_limit=None)
     for source in sources:
         for target, button in source.buttons.items():
             if target == MADE_IT:
                 outputs = [c for mode in tab_fields for c in tab_fields[mode].values()]
 
                 def back(*values, source=source):
-                    payload = source.read(*values)
-                    mode = (payload or {}).get("mode") or "txt2img"
+                    payload = prepare_fields(source.read(*values), ctx) or {}
+                    mode = payload.get("mode") or "txt2img"
                     mode = mode if mode in tab_fields else "txt2img"
-                    values = []
+                    values, notices = [], list(payload.get("notices") or [])
                     for m, comps in tab_fields.items():
-                        fields = dict(payload or {}) if m == mode else {}
+                        fields = {}
+                        if m == mode:
+                            fields, skipped = fit_fields(payload, comps)
+                            notices += skipped
                         fields.pop("image", None)  # parameters only
                         values += field_updates(fields, comps)
+                    show_notices(mode, notices)
                     return [*values, gr.Tabs(selected=mode)]
 
-                button.click(back, source.click_inputs(), [*outputs, tabs],
-                             api_visibility="private", queue=False)
+                button.click(back, source.click_inputs(), [*outputs, tabs], **quick)
                 continue
             comps = tab_fields.get(target)
             if comps is None:
                 continue
 
-            def send(*values, target=target, names=tuple(comps), source=source):
-                fields = dict(source.read(*values) or {})
-                if fields.get("image") and "image" in names:
+            def send(*values, target=target, comps=comps, source=source):
+                payload = prepare_fields(source.read(*values), ctx) or {}
+                fields, skipped = fit_fields(payload, comps)
+                if fields.get("image") and "image" in comps:
                     fields["image"] = image_value(target, fields["image"])
                 if target != (fields.get("mode") or target):
                     fields.pop("denoising_strength", None)
-                return [*field_updates(fields, names), gr.Tabs(selected=target)]
+                show_notices(target, [*(payload.get("notices") or []), *skipped])
+                return [*field_updates(fields, tuple(comps)), gr.Tabs(selected=target)]
 
-            button.click(send, source.click_inputs(), [*comps.values(), tabs],
-                         api_visibility="private", queue=False)
+            button.click(send, source.click_inputs(), [*comps.values(), tabs], **quick)
