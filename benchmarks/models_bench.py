@@ -35,7 +35,7 @@ def _req(**kw):
     from webui.request import GenerationRequest
 
     return GenerationRequest(**{"prompt": "a photo of a cat", "steps": 4, "seed": 1,
-                                "sampler": "Euler", **kw})
+                                "sampler": "Euler", "model": "tiny-sdxl-a", **kw})
 
 
 def timed(fn, repeat: int = 5) -> float:

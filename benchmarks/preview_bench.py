@@ -34,7 +34,7 @@ def main() -> None:
     write_tiny_models(models, ["tiny-sdxl-a"])
     manager = ModelManager(ModelRegistry(models / "Stable-diffusion"))
     req = lambda: GenerationRequest(prompt="a cat", width=a.size, height=a.size,  # noqa: E731
-                                    steps=a.steps, seed=1, sampler="Euler")
+                                    steps=a.steps, seed=1, sampler="Euler", model="tiny-sdxl-a")
     run_txt2img(manager, req())  # warm-up
 
     # interleaved rounds, so a busy machine slows every variant alike

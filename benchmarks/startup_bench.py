@@ -64,7 +64,7 @@ def queue_overhead(models: Path, work: Path, jobs: int) -> tuple[float, float]:
     ctx = create_context(Settings(models_dir=models, outputs_dir=work / "qo",
                                   data_dir=work / "qd", device="cpu"))
     req = lambda i: GenerationRequest(prompt="a cat", width=64, height=64, steps=1,  # noqa
-                                      seed=i, sampler="Euler")
+                                      seed=i, sampler="Euler", model="tiny-sdxl-a")
     engine.run(ctx.manager, req(0), JobProgress())  # load the model once
     direct, queued = [], []
     for i in range(jobs):  # interleave so both see the same machine state

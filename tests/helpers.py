@@ -8,11 +8,12 @@ from pathlib import Path
 
 
 def small_request(**kw):
-    """A request small enough for a CPU (64 px, 2 steps)."""
+    """A request small enough for a CPU (64 px, 2 steps), on the first tiny checkpoint (the
+    engine runs what a request names; ``model=None`` leaves it to the app's choice)."""
     from webui.request import GenerationRequest
 
     base = dict(prompt="a photo of a cat", width=64, height=64, steps=2, seed=1234,
-                sampler="Euler")
+                sampler="Euler", model="tiny-sdxl-a")
     base.update(kw)
     return GenerationRequest(**base)
 

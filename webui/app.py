@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from webui.api.security import ApiCredentials
 from webui.auth import Users, load_users
+from webui.checkpoint_choice import CheckpointChoice
 from webui.config import Settings, parse_size
 from webui.history.db import open_database
 from webui.history.model_hashes import DbHashCache
@@ -35,6 +36,7 @@ class AppContext:
     api_credentials: ApiCredentials  # API logins and keys (empty: open API)
     rate_limiter: RateLimiter | None  # per demo visitor
     styles: StyleLibrary  # <data-dir>/styles.csv
+    checkpoint: CheckpointChoice  # the checkpoint of jobs that name none
 
 
 def spaces_gpu_wrapper():
@@ -61,7 +63,7 @@ def create_context(settings: Settings) -> AppContext:
                              settings.models_dir / "VAE",
                              DbHashCache(engine))
     manager = ModelManager(registry, settings.device, settings.dtype,
-                           default_checkpoint=settings.ckpt, cache=settings.ckpt_cache,
+                           cache=settings.ckpt_cache,
                            offload=settings.offload,
                            device_budget=parse_size(settings.vram_budget, "--vram-budget"),
                            compile=settings.compile, fuse_qkv=settings.fuse_qkv)
@@ -75,11 +77,13 @@ def create_context(settings: Settings) -> AppContext:
     # the user-editable styles file lives in the data folder (seeded with the SDXL presets)
     styles = StyleLibrary.in_data_dir(settings.data_dir)
     limiter = RateLimiter(settings.demo_rate) if settings.demo else None
+    checkpoint = CheckpointChoice(manager.checkpoint_names, settings.ckpt)
     jobs = JobRunner(manager, store, settings.limits, max_queue=settings.max_queue,
-                     device_wrapper=spaces_gpu_wrapper(), styles=styles, rate_limiter=limiter)
+                     device_wrapper=spaces_gpu_wrapper(), styles=styles, rate_limiter=limiter,
+                     checkpoint=checkpoint)
     return AppContext(settings, manager, store, jobs, users=users, user_settings=user_settings,
                       api_credentials=ApiCredentials.from_settings(settings),
-                      rate_limiter=limiter, styles=styles)
+                      rate_limiter=limiter, styles=styles, checkpoint=checkpoint)
 
 
 def startup_warnings(settings: Settings) -> list[str]:

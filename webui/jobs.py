@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from webui.caller import Caller
+from webui.checkpoint_choice import CheckpointChoice
 from webui.config import Limits
 from webui.engine.progress import JobProgress
 from webui import engine
@@ -41,8 +42,11 @@ class JobRunner:
 
     def __init__(self, manager: ModelManager, store: HistoryStore, limits: Limits,
                  max_queue: int = 64, device_wrapper=None,
-                 styles: StyleLibrary | None = None, rate_limiter: RateLimiter | None = None):
+                 styles: StyleLibrary | None = None, rate_limiter: RateLimiter | None = None,
+                 checkpoint: CheckpointChoice | None = None):
         self.manager = manager
+        # names the checkpoint of a request that names none (None: the first one found)
+        self.checkpoint = checkpoint or CheckpointChoice(manager.checkpoint_names)
         self.styles = styles  # the app's styles file (None: the shipped presets)
         self.rate_limiter = rate_limiter  # demo: each visitor's jobs a minute
         # on a Hugging Face ZeroGPU Space ``spaces.GPU`` wraps the engine call alone: the GPU
@@ -68,6 +72,8 @@ class JobRunner:
         if self.rate_limiter is not None:
             self.rate_limiter.take(caller.job_key)
         req = validate(req, self.limits, self.styles)  # a new, normalised request
+        if req.model is None:
+            req = replace(req, model=self.checkpoint.current())
         key = caller.job_key
         progress = progress or JobProgress()
         with self._active_lock:

@@ -26,6 +26,7 @@ from webui.errors import RequestError  # defined low so that webui.imaging can r
 from webui.prompting.styles import SHIPPED_STYLES, StyleLibrary
 
 MAX_SEED = 2**53 - 1  # ComfyUI seeds; the most a browser number box holds exactly
+RANDOM_SEED_MAX = 2**32 - 1  # random seeds are drawn below this, as A1111 draws them
 
 SIZE_PRESETS: list[tuple[int, int]] = [
     (1024, 1024), (1152, 896), (896, 1152), (1216, 832), (832, 1216),
@@ -302,7 +303,8 @@ def _outpaint_fields(req: GenerationRequest, image: Image.Image, limits: Limits)
 
 
 def resolve_seed(seed: int, rng: random.Random | None = None) -> int:
-    """-1 means random: draw the seed that will actually be used (and recorded)."""
+    """-1 means random: draw the seed that will actually be used (and recorded), a 32-bit
+    one as A1111 draws (larger seeds are accepted, never drawn)."""
     if seed == -1:
-        return (rng or random.SystemRandom()).randint(0, MAX_SEED)
+        return (rng or random.SystemRandom()).randint(0, RANDOM_SEED_MAX)
     return seed

@@ -42,7 +42,7 @@ def test_txt2img_returns_raw_png_with_infotext_and_info(api):
     assert INFO_KEYS <= set(info)
     assert (info["seed"], info["all_seeds"], info["width"], info["height"]) == \
         (321, [321, 322], 64, 64)
-    assert info["sd_model_name"] == ctx.manager.selected_checkpoint()
+    assert info["sd_model_name"] == ctx.checkpoint.current()
     assert len(info["sd_model_hash"]) == 10
     assert len(info["infotexts"]) == 2 and "Seed: 322" in info["infotexts"][1]
     assert body["parameters"]["prompt"] == "a red house"
@@ -86,7 +86,7 @@ def test_options_round_trip_and_model_switch(api):
     names = ctx.manager.checkpoint_names()
     assert len(names) >= 2
     options = client.get("/sdapi/v1/options").json()
-    assert options["sd_model_checkpoint"] == ctx.manager.selected_checkpoint()
+    assert options["sd_model_checkpoint"] == ctx.checkpoint.current()
     # Open WebUI: POST the whole dict back with another checkpoint
     options["sd_model_checkpoint"] = names[1]
     options["my_client_setting"] = {"kept": True}
@@ -137,6 +137,27 @@ def test_override_settings_picks_model_for_one_job(api):
         "prompt": "x", "override_settings": {"sd_model_checkpoint": names[1]},
         "override_settings_restore_afterwards": False, **SMALL})
     assert client.get("/sdapi/v1/options").json()["sd_model_checkpoint"].startswith(names[1])
+
+
+def test_the_default_checkpoint_is_the_apps_choice_not_the_last_loaded(api):
+    """A browser job on another checkpoint loads it, but API jobs that name none keep the
+    app's choice (first found, --ckpt, or sd_model_checkpoint), as the options say."""
+    from tests.helpers import small_request
+
+    ctx, client = api
+    names = ctx.manager.checkpoint_names()
+    ctx.jobs.run(small_request(model=names[1]), owner="local")
+    assert ctx.manager.current.info.name == names[1]  # the loaded one now
+    assert client.get("/sdapi/v1/options").json()["sd_model_checkpoint"].startswith(names[0])
+    r = client.post("/sdapi/v1/txt2img", json={"prompt": "x", **SMALL})
+    assert json.loads(r.json()["info"])["sd_model_name"] == names[0]
+    assert client.post("/sdapi/v1/options",
+                       json={"sd_model_checkpoint": names[1]}).status_code == 200
+    ctx.jobs.run(small_request(model=names[0]), owner="local")
+    r = client.post("/sdapi/v1/txt2img", json={"prompt": "x", **SMALL})
+    assert json.loads(r.json()["info"])["sd_model_name"] == names[1]
+    # a request with no model through the job runner gets the same choice
+    assert ctx.jobs.run(small_request(model=None)).result.model_name == names[1]
 
 
 def test_progress_and_interrupt_touch_only_the_callers_job(api):

@@ -241,7 +241,7 @@ def test_refiner_refuses_txt2img_with_clear_message(tiny_models_dir):
 
 def test_hub_id_offline_is_a_clear_error_without_network(tiny_models_dir, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    manager = manager_for(tiny_models_dir, default_checkpoint=None)
+    manager = manager_for(tiny_models_dir)
     with pytest.raises(ModelLoadError, match="is a hub id and this app runs offline"):
         manager.preload("stabilityai/stable-diffusion-xl-base-1.0")
     assert manager.cached_names() == []

@@ -88,8 +88,7 @@ def _common(body: _Processing, options) -> dict:
     """GenerationRequest fields shared by txt2img and img2img."""
     overrides = body.override_settings or {}
     model = options.checkpoint()
-    if overrides.get("sd_model_checkpoint"):
-        options.pin()
+    if overrides.get("sd_model_checkpoint"):  # for this job only (the choice stays)
         model = resolve_checkpoint(options.ctx.manager, overrides["sd_model_checkpoint"]).name
     vae = options.vae()
     if "sd_vae" in overrides:

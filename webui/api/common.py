@@ -10,7 +10,6 @@ import logging
 import re
 from pathlib import Path
 
-from fastapi import Request
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from webui.caller import API_PREFIXES

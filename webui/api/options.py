@@ -60,7 +60,6 @@ class ApiOptions:
         self.ctx = ctx
         self.path = Path(ctx.settings.data_dir) / "api-options.json"
         self._lock = threading.Lock()
-        self._checkpoint: str | None = None  # explicitly selected through the API
         self._values = _defaults(ctx.settings)
         self._values.update(self._load())
 
@@ -88,14 +87,8 @@ class ApiOptions:
 
     # -- reading --------------------------------------------------------------------------------
     def checkpoint(self) -> str | None:
-        """The checkpoint API jobs use when a request names none."""
-        return self._checkpoint or self.ctx.manager.selected_checkpoint()
-
-    def pin(self) -> None:
-        """Fix the current selection, so a one-job model override does not become it."""
-        with self._lock:
-            if self._checkpoint is None:
-                self._checkpoint = self.ctx.manager.selected_checkpoint()
+        """The checkpoint API jobs use when a request names none: the app's choice."""
+        return self.ctx.checkpoint.current()
 
     def vae(self) -> str | None:
         value = self._values.get("sd_vae")
@@ -154,9 +147,10 @@ class ApiOptions:
                     continue
                 self._values[key] = vae if key == "sd_vae" else value
             self._save()
-            if name is not None and name != self._checkpoint:
+            if name is not None and name != self.ctx.checkpoint.current():
                 log.info("API checkpoint set to %s (loaded)", name)
-                self._checkpoint = name
+            if name is not None:
+                self.ctx.checkpoint.choose(name)
 
     def _load_checkpoint(self, name: str, owner: str) -> None:
         """Load ``name`` into the manager as A1111 does on a checkpoint change: through the

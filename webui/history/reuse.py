@@ -35,12 +35,12 @@ def request_from_record(row, vary_seed: bool = False):
     Records of other modes need their input image and mask, which the history does not
     keep: those raise ``ValueError`` (send them to their tab instead).
     """
-    from webui.request import MAX_SEED, GenerationRequest  # lazy: request imports the engine
+    from webui.request import RANDOM_SEED_MAX, GenerationRequest
 
     if row.mode != "txt2img":
         raise ValueError(f"re-run works for txt2img images; send this {row.mode} image to "
                          "its tab instead")
-    seed = random.randint(0, MAX_SEED) if vary_seed else row.seed
+    seed = random.randint(0, RANDOM_SEED_MAX) if vary_seed else row.seed
     return GenerationRequest(
         prompt=row.prompt, negative_prompt=row.negative_prompt, width=row.width,
         height=row.height, steps=row.steps, cfg_scale=row.cfg_scale, seed=seed,

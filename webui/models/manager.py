@@ -31,7 +31,7 @@ from webui.models.loader import (ModelLoadError, load_pipeline, load_vae, resolv
                                  resolve_dtype)
 from webui.models.placement import DevicePlacer, module_bytes
 from webui.models.registry import (SDXL_BASE, SDXL_INPAINT, SDXL_REFINER, ModelInfo,
-                                   ModelNotFound, ModelRegistry, is_hub_id)
+                                   ModelNotFound, ModelRegistry)
 from webui.models.speed import SpeedOptions, apply_on_load, set_fused
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class ModelManager:
     places modules on the device per job."""
 
     def __init__(self, registry: ModelRegistry, device: str = "auto", dtype: str = "auto",
-                 default_checkpoint: str | None = None, cache: str | None = None,
+                 cache: str | None = None,
                  offload: str = "auto", device_budget: int | None = None,
                  compile: bool | str = False, fuse_qkv: bool = False,
                  channels_last: bool | None = None):
@@ -162,7 +162,6 @@ class ModelManager:
         # values, but the manager keeps the RAM copies, so they come back intact
         self.device = torch.device(device) if device == "meta" else resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
-        self.default_checkpoint = default_checkpoint
         self.max_count, self.max_bytes = parse_cache_budget(cache)
         self.offload = self._choose_offload(offload)
         self.speed = SpeedOptions.for_device(self.device, compile, fuse_qkv, channels_last)
@@ -205,16 +204,6 @@ class ModelManager:
 
     def vae_names(self) -> list[str]:
         return [m.name for m in self.registry.vaes()]
-
-    def selected_checkpoint(self) -> str | None:
-        """The checkpoint used when a request names none: current, --ckpt, else the first."""
-        if self._current is not None:
-            return self._current.info.name
-        names = self.checkpoint_names()
-        if self.default_checkpoint and (self.default_checkpoint in names
-                                        or is_hub_id(self.default_checkpoint)):
-            return self.default_checkpoint
-        return names[0] if names else None
 
     def no_model_message(self) -> str:
         return (f"No checkpoint found. Put an SDXL checkpoint (a diffusers folder or a "
@@ -262,10 +251,11 @@ class ModelManager:
                     self._empty_device_cache()
 
     def _assemble(self, job: JobModels) -> JobBundle:
-        name = job.checkpoint or self.selected_checkpoint()
-        if name is None:
-            raise ModelNotFound(self.no_model_message())
-        info = self.registry.get(name)
+        # the app's checkpoint choice (webui.checkpoint_choice) names it before a job gets here
+        if job.checkpoint is None:
+            raise ModelNotFound(self.no_model_message() if not self.checkpoint_names() else
+                                "the job names no checkpoint: choose one")
+        info = self.registry.get(job.checkpoint)
         main = job.modes[0]
         if info.kind == SDXL_REFINER and set(job.modes) - {"img2img"}:
             raise ModelLoadError(f"{info.name} is an SDXL refiner: choose it as Refiner, "

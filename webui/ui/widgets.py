@@ -83,7 +83,7 @@ def user_defaults(ctx) -> list:
     get = lambda name, default: getattr(current, name) or default  # noqa: E731
     names = manager.checkpoint_names()
     model = get("default_model", None)
-    model = model if model in names else manager.selected_checkpoint()
+    model = model if model in names else ctx.checkpoint.current()
     refiner = get("default_refiner", NONE)
     refiner = refiner if refiner in manager.refiner_names() else NONE
     sampler = get("sampler", "Euler a")
@@ -155,7 +155,7 @@ def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
         message = "" if names else f"**{manager.no_model_message()}**"
         if tab == "img2img":
             names = names + [n for n in manager.refiner_names() if n not in names]
-        return (gr.update(choices=names, value=manager.selected_checkpoint()), message,
+        return (gr.update(choices=names, value=ctx.checkpoint.current()), message,
                 gr.update(choices=[NONE] + manager.refiner_names()),
                 gr.update(choices=[NONE] + manager.vae_names()))
 
