@@ -155,12 +155,13 @@ class Session:
         """Load the Gallery's first page, then click its ``index``-th image (sets the
         payload the re-run buttons read)."""
         self.call(self.fn("initial"), [])
-        self.call(self.fn("show"), [None], {"index": index, "value": None, "selected": True})
+        self.call(self.fn("show"), [None, False, [], None],
+                  {"index": index, "value": None, "selected": True})
 
 
 def test_gallery_rerun_reports_progress_and_stops_like_a_tab_job(served):
     """Re-run is the tabs' run: it waits in the one device line (and says so), reports its
-    steps, and the Gallery's Stop button stops it; finished, it lists the new image."""
+    steps, and the Gallery's Stop button stops it; finished, it opens the new image."""
     import threading
 
     from tests.helpers import small_request
@@ -218,7 +219,8 @@ def test_gallery_rerun_reports_progress_and_stops_like_a_tab_job(served):
     assert ctx.store.count() == 2  # the first image and the other owner's: nothing saved
 
     # run to the end: the same seed again, saved and listed as a new image
-    image, status = page.call(page.fn("rerun_same_seed"), [None])
+    image, status, meta, info, _state = page.call(page.fn("rerun_same_seed"), [None])
     new_id = int(status.split("#", 1)[1].split(" ", 1)[0])
-    assert status.endswith("(seed 77); press Refresh to list it.")
+    assert status.endswith("(seed 77).")
+    assert f"**#{new_id}**" in meta and "Seed: 77," in info
     assert ctx.store.count() == 3 and ctx.store.get(new_id).seed == 77 and new_id != first.id
