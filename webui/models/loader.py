@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from webui.heavy_imports import ensure as ensure_imports
 from webui.models.configs import config_dir
 from webui.models.registry import (PICKLE_SUFFIXES, SDXL_BASE, SDXL_INPAINT, SDXL_REFINER,
                                    ModelInfo)
@@ -120,6 +121,7 @@ def single_file_config(info: ModelInfo) -> Path:
 def load_pipeline(info: ModelInfo, dtype: torch.dtype):
     """Load a checkpoint as the diffusers pipeline of its kind, on the CPU, never touching the
     network. Files are checked first so a bad one is named with the reason."""
+    ensure_imports()  # a token counter may be resolving transformers' names right now
     import diffusers
 
     refuse_pickle(info)
@@ -170,6 +172,7 @@ def _load_from_hub(cls, info: ModelInfo, dtype: torch.dtype):
 
 def load_vae(info: ModelInfo, dtype: torch.dtype):
     """Load a VAE (diffusers folder or single .safetensors in the original layout)."""
+    ensure_imports()
     from diffusers import AutoencoderKL
 
     refuse_pickle(info)

@@ -22,7 +22,11 @@ def extract_lora_tags(prompt: str) -> tuple[str, list[tuple[str, float]]]:
         except ValueError:
             raise RequestError(f"LoRA weight must be a number in <lora:{name}:{raw}>") from None
         found[name] = found.get(name, 0.0) + weight
-    text = _TAG.sub("", prompt)
-    text = re.sub(r"[ \t]{2,}", " ", text).strip()
-    text = re.sub(r"\s+,", ",", text)
-    return text, list(found.items())
+    return strip_lora_tags(prompt), list(found.items())
+
+
+def strip_lora_tags(prompt: str) -> str:
+    """``prompt`` without its ``<lora:…>`` tags (what the text encoders see), never raising
+    (for the token counter, while the user is still typing a tag's weight)."""
+    text = re.sub(r"[ \t]{2,}", " ", _TAG.sub("", prompt or "")).strip()
+    return re.sub(r"\s+,", ",", text)

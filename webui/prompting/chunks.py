@@ -87,6 +87,9 @@ def framed_ids(tokenizer, chunk: Chunk) -> tuple[list[int], list[float]]:
 @lru_cache(maxsize=1)
 def counting_tokenizer():
     """SDXL's CLIP tokenizer from the shipped configs (no model load, no network)."""
+    from webui.heavy_imports import ensure
+
+    ensure()  # two threads must not resolve transformers' lazy names at once
     from transformers import CLIPTokenizer
 
     from webui.models.configs import config_dir

@@ -6,13 +6,15 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from webui.models.lora import strip_lora_tags
 from webui.prompting.chunks import token_count
 from webui.prompting.styles import StyleLibrary
 
 
 def counter_text(text: str | None) -> str:
-    """``"12/75"``; past 75 tokens the next chunk boundary shows: ``"80/150"``."""
-    used, limit = token_count(text or "")
+    """``"12/75"``; past 75 tokens the next chunk boundary shows: ``"80/150"``. ``<lora:…>``
+    tags are not counted: the text encoders never see them."""
+    used, limit = token_count(strip_lora_tags(text or ""))
     return f"{used}/{limit}"
 
 
