@@ -18,8 +18,12 @@ def test_plain_and_hashed_logins(tmp_path):
     assert users.check("alice", "pw1") and not users.check("alice", "pw2")
     assert users.check("bob", "s3cret-bob") and users.check("carol", "plainpw")
     assert not users.check("mallory", "pw1")
-    assert users.is_admin("bob") and not users.is_admin("alice")  # first listed (file first)
-    assert load_users(auth="a:1,b:2", admins="b").admins == {"b"}
+    # no --admins: nobody is an admin (no user is promoted for being listed first)
+    assert users.admins == set() and not users.is_admin("bob") and not users.is_admin("alice")
+    assert "no admin" in users.summary() and "--admins" in users.summary()
+    users = load_users(auth="a:pw-one,b:pw-two", admins="b")
+    assert users.admins == {"b"} and users.is_admin("b") and not users.is_admin("a")
+    assert "admin(s): b." in users.summary() and "pw-" not in users.summary()
 
 
 def test_bad_auth_values_never_show_passwords(tmp_path):

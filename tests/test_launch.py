@@ -75,11 +75,12 @@ def test_sharing_flags_and_env_vars(monkeypatch, tmp_path):
                         "key-12345678"])
     assert (s.admins, s.share, s.max_queue, s.login_enabled, s.api_credentials) == (
         ("bob",), True, 5, True, True)
-    assert parse_settings(["--auth", "ann:pw,bob:pw"]).admins == ("ann",)  # first listed
+    assert parse_settings(["--auth", "ann:pw,bob:pw"]).admins == ()  # only --admins makes one
     assert parse_settings([]).max_queue == 64 and not parse_settings([]).login_enabled
     f = tmp_path / "users.txt"
     f.write_text("carol:pw\n")
     monkeypatch.setenv("WEBUI_AUTH_FILE", str(f))
+    monkeypatch.setenv("WEBUI_ADMINS", "carol")
     monkeypatch.setenv("WEBUI_MAX_QUEUE", "7")
     s = parse_settings([])
     assert s.login_enabled and s.admins == ("carol",) and s.max_queue == 7

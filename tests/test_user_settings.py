@@ -75,7 +75,7 @@ def test_settings_save_refused_for_non_admins_and_in_demo(settings):
     from webui.config import check_settings
     from webui.ui.access import refusal
 
-    settings.auth = "ann:pw1,bob:pw2"
+    settings.auth, settings.admins = "ann:pw1,bob:pw2", ("ann",)
     ctx = create_context(check_settings(settings))
     as_user = lambda name: type("R", (), {"username": name, "session_hash": "s"})()  # noqa: E731
     assert refusal(ctx, as_user("ann")) is None

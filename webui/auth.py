@@ -1,9 +1,9 @@
 """Logins for a shared (LAN) instance: ``--auth user:pass,...`` or ``--auth-file``.
 
 Passwords in an auth file may be stored hashed (``pbkdf2_sha256$<iterations>$<salt>$<hex>``,
-made with ``python -m webui.auth hash``) so the file never holds a plain password. The first
-user listed is the admin unless ``--admins`` names others. Nothing here ever logs or returns a
-password.
+made with ``python -m webui.auth hash``) so the file never holds a plain password. Admins are
+exactly the users ``--admins`` names: without it nobody is an admin (no user is promoted for
+being listed first). Nothing here ever logs or returns a password.
 """
 
 from __future__ import annotations
@@ -69,6 +69,18 @@ class Users:
     def names(self) -> list[str]:
         return sorted(self.passwords)
 
+    def summary(self) -> str:
+        """The start-up log line: who may log in and who is an admin."""
+        if not self.enabled:
+            return "Logins off: the one local user sees every image and is the admin."
+        who = f"Logins on for {len(self.passwords)} user(s) ({', '.join(self.names())}); "
+        if self.admins:
+            return who + (f"admin(s): {', '.join(sorted(self.admins))}. Each user sees only "
+                          "their own images; admins see all, and those made before logins.")
+        return who + ("no admin: each user sees only their own images, nobody may change "
+                      "settings or import folders, and images made before logins are hidden. "
+                      "Name admins with --admins USER[,USER].")
+
 
 def _parse_pairs(text: str, where: str) -> dict[str, str]:
     users: dict[str, str] = {}
@@ -84,9 +96,9 @@ def _parse_pairs(text: str, where: str) -> dict[str, str]:
 
 def load_users(auth: str | None = None, auth_file: Path | None = None,
                admins: str | None = None) -> Users:
-    """Users from ``--auth`` and ``--auth-file`` (one ``user:password`` per line or comma)."""
+    """Users from ``--auth`` and ``--auth-file`` (one ``user:password`` per line or comma);
+    the admins are the users ``admins`` (``--admins``) names, none without it."""
     passwords: dict[str, str] = {}
-    order: list[str] = []
     if auth_file is not None:
         try:
             text = Path(auth_file).read_text()
@@ -94,19 +106,14 @@ def load_users(auth: str | None = None, auth_file: Path | None = None,
             raise AuthConfigError(f"cannot read --auth-file {auth_file}: {exc.strerror}") from None
         found = _parse_pairs(text, f"--auth-file {auth_file}")
         passwords.update(found)
-        order += list(found)
     if auth:
         found = _parse_pairs(auth, "--auth")
         passwords.update(found)
-        order += list(found)
-    if admins:
-        admin_set = {a.strip() for a in admins.split(",") if a.strip()}
-        unknown = admin_set - set(passwords)
-        if unknown:
-            raise AuthConfigError(f"--admins names unknown users: {', '.join(sorted(unknown))}")
-    else:
-        admin_set = {order[0]} if order else set()
-    return Users(passwords, admin_set)
+    admin_set = {a.strip() for a in (admins or "").split(",") if a.strip()}
+    unknown = admin_set - set(passwords)
+    if unknown:
+        raise AuthConfigError(f"--admins names unknown users: {', '.join(sorted(unknown))}")
+    return Users(passwords, admin_set)  # no --admins: nobody is an admin
 
 
 def main(argv: list[str] | None = None) -> None:

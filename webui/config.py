@@ -48,7 +48,7 @@ class Settings:
     # -- sharing: LAN logins, hosted demo, queue, API credentials -------------------------
     auth: str | None = None  # "user:pass,user2:pass2" (never shown anywhere)
     auth_file: Path | None = None  # one user:password (plain or hashed) a line
-    admins: tuple[str, ...] = ()  # filled from --admins, else the first user listed
+    admins: tuple[str, ...] = ()  # only from --admins: no flag, no admin
     share: bool = False  # ask Gradio for a public share link
     demo: bool = False  # hosted demo: capped jobs, private per-visitor history, rate limit
     demo_rate: float = 6.0  # jobs a minute per demo visitor
@@ -165,8 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="File of user:password lines; passwords may be hashed "
                         "(python -m webui.auth hash USER prints a line).")
     p.add_argument("--admins", default=_env("admins", None), metavar="USER[,USER]",
-                   help="Users who may change settings, import folders and delete anyone's "
-                        "images (default: the first user listed).")
+                   help="Users who may change settings, import folders, and see and delete "
+                        "anyone's images, those made before logins too (default: nobody).")
     p.add_argument("--share", action="store_true", default=_env_flag("share"),
                    help="Ask Gradio for a public *.gradio.live link to this app (needs "
                         "internet; combine with --auth).")

@@ -52,7 +52,7 @@ def secured(tiny_models_dir, tmp_path_factory):
     settings = check_settings(Settings(
         models_dir=tiny_models_dir, outputs_dir=root / "outputs", data_dir=root / "data",
         device="cpu", api=True, auth=",".join(f"{u}:{p}" for u, p in PASSWORDS.items()),
-        api_keys=API_KEY))
+        admins=("alice",), api_keys=API_KEY))
     ctx = create_context(settings)
     server = serve(ctx, block=False, port=free_port())
     try:

@@ -1,10 +1,12 @@
 """One caller, every door: each kind of caller x each door -> what they may see and do.
 
-Three apps served for real on loopback: local (no login), logins (alice is the admin, bob is
-not, plus the API key ``robot``), and the hosted demo (visitors A and B by their cookies).
-The doors: the Gallery listing (a Gradio event, as the page sends it), a file route for
-another owner's image, the A1111 API (txt2img's owner, ``/progress``), and Stop (the
-txt2img tab's button and ``/sdapi/v1/interrupt``) on another's running job.
+Three apps served for real on loopback: local (no login), logins (``--admins alice``, bob is
+not an admin, plus the API key ``robot`` and an image made before logins were on), and the
+hosted demo (visitors A and B by their cookies). The doors: the Gallery listing (a Gradio
+event, as the page sends it), a file route for another owner's image and for the copy in
+Gradio's cache that the owner's page received, the A1111 API (txt2img's owner,
+``/progress``), and Stop (the txt2img tab's button and ``/sdapi/v1/interrupt``) on another's
+running job.
 """
 
 from __future__ import annotations
@@ -67,6 +69,19 @@ def test_resolve_caller(mode, request_, expected):
     assert resolve_caller(Ctx(**mode), request_) == expected
 
 
+def test_without_admins_flag_nobody_is_admin(tmp_path):
+    """The bug: with ``--auth alice:pw1,bob:pw2`` the first user listed silently became the
+    admin (and saw bob's images). Only ``--admins`` makes an admin."""
+    from webui.app import create_context
+    from webui.config import Settings, check_settings
+
+    ctx = create_context(check_settings(Settings(
+        models_dir=tmp_path / "m", outputs_dir=tmp_path / "o", data_dir=tmp_path / "d",
+        device="cpu", auth="alice:pw1,bob:pw2")))
+    assert resolve_caller(ctx, Event("alice")) == Caller("alice", False)
+    assert resolve_caller(ctx, Event("bob")) == Caller("bob", False)
+
+
 def test_no_name_in_the_demo_sees_nothing_in_the_gallery(tiny_models_dir, tmp_path):
     """The bug: the Gallery took a caller without a user name for the admin, demo or not."""
     import gradio as gr
@@ -107,11 +122,13 @@ def apps(tiny_models_dir, tmp_path_factory):
     made = {
         "local": _serve(root / "local"),
         "logins": _serve(root / "logins", auth=",".join(f"{u}:{p}" for u, p in
-                                                        PASSWORDS.items()), api_keys=KEY),
+                                                        PASSWORDS.items()),
+                         admins=("alice",), api_keys=KEY),
         "demo": _serve(root / "demo", demo=True, demo_rate=6000),
     }
     owners = {"local": [LOCAL_USER, Caller("api")],
-              "logins": [Caller("alice"), Caller("bob"), Caller("robot")],
+              # LOCAL_USER: an image made before logins were on (no owner)
+              "logins": [LOCAL_USER, Caller("alice"), Caller("bob"), Caller("robot")],
               "demo": [Caller(VISITOR["A"]), Caller(VISITOR["B"])]}
     out = {}
     try:
@@ -164,9 +181,9 @@ def fn_index(server, name: str, by_api_name: bool = False) -> int:
     raise LookupError(name)
 
 
-def gallery_prompts(client, server) -> set[str] | int:
-    """The prompts the Gallery lists for this client (its page-load event, as the browser
-    sends it), or the HTTP status when Gradio refuses the event."""
+def gallery_items(client, server) -> list[dict] | int:
+    """The Gallery's items (thumbnail file data and caption) for this client, from its
+    page-load event as the browser sends it, or the HTTP status when Gradio refuses it."""
     session = uuid.uuid4().hex[:11]
     r = client.post("/gradio_api/queue/join", json={
         "data": [], "fn_index": fn_index(server, "initial"), "session_hash": session,
@@ -176,16 +193,24 @@ def gallery_prompts(client, server) -> set[str] | int:
     with client.stream("GET", f"/gradio_api/queue/data?session_hash={session}") as resp:
         for line in resp.iter_lines():
             if line.startswith("data:") and "process_completed" in line:
-                items = json.loads(line[5:])["output"]["data"][0]
-                return {item["caption"].split(" ", 1)[1] for item in items}
+                return json.loads(line[5:])["output"]["data"][0]
     raise AssertionError("the gallery event never completed")
+
+
+def gallery_prompts(client, server) -> set[str] | int:
+    """The prompts (with their labels) the Gallery lists for this client, or the HTTP status
+    when Gradio refuses the event."""
+    items = gallery_items(client, server)
+    if isinstance(items, int):
+        return items
+    return {item["caption"].split(" ", 1)[1] for item in items}
 
 
 # who sees which images in the Gallery (None: Gradio refuses the event, no browser login)
 GALLERY = {
     "local": {"img of None", "img of api"},  # the one local user sees everything
     "user": {"img of bob"},
-    "admin": {"img of alice", "img of bob", "img of robot"},
+    "admin": {"img of alice", "img of bob", "img of robot", "(made before logins) img of None"},
     "visitor A": {f"img of {VISITOR['A']}"},
     "visitor B": {f"img of {VISITOR['B']}"},
     "API key": None,
@@ -223,6 +248,64 @@ def test_file_route_for_another_owners_image(apps, kind):
                 assert r.status_code == 403 and b"PNG" not in r.content[:8], path
         if owner in images and kind not in ("API key", "basic auth"):  # browsers: their own
             assert client.get(f"/gradio_api/file={images[owner]}").status_code == 200
+
+
+def page_of(apps, kind: str, owner) -> httpx.Client:
+    """A browser client of ``owner`` in the app of caller ``kind``: the page whose Gallery
+    received the image's URL."""
+    app = CALLERS[kind][0]
+    client = httpx.Client(base_url=apps[app][1].local_url.rstrip("/"), timeout=120)
+    if app == "logins":
+        r = client.post("/login", data={"username": owner, "password": PASSWORDS[owner]})
+        assert r.status_code == 200, r.text
+    elif app == "demo":
+        client.cookies.set("webui-visitor", TOKENS["A" if owner == VISITOR["A"] else "B"])
+    return client
+
+
+def file_url(item: dict) -> str:
+    """The path part of a Gallery item's file URL (``/gradio_api/file=<gradio cache>/...``)."""
+    url = httpx.URL(item["image"]["url"])
+    return url.raw_path.decode()
+
+
+@pytest.mark.parametrize("kind", list(CALLERS))
+def test_gradio_cache_copy_of_another_owners_image(apps, kind):
+    """Gradio serves a page its images as copies in its own cache folder; the URL the owner's
+    page received works for the owner only (and admins), like the image's own path."""
+    client, (_, server, images), (owner, other) = client_for(apps, kind)
+    if other == "api":  # local app: the one page sees the API's image too
+        other_page = page_of(apps, kind, None)
+    else:
+        other_page = page_of(apps, kind, other)
+    with closing(client), closing(other_page):
+        items = gallery_items(other_page, server)
+        theirs = [i for i in items if i["caption"].endswith(f"img of {other}")]
+        assert len(theirs) == 1, items
+        url = file_url(theirs[0])
+        assert str(images[other].parent) not in url  # a copy, not the outputs path
+        assert other_page.get(url).status_code == 200  # the owner's page shows it
+        r = client.get(url)
+        if OTHERS_FILE[kind]:
+            assert r.status_code == 200
+        else:  # refused by the file guard (403), or by Gradio without a browser login (401)
+            assert r.status_code in (401, 403) and r.content[:4] not in (b"\x89PNG", b"RIFF")
+    with httpx.Client(base_url=server.local_url.rstrip("/"), timeout=60) as anonymous:
+        if CALLERS[kind][0] != "local":
+            assert anonymous.get(url).status_code in (401, 403)
+
+
+@pytest.mark.parametrize("kind", ["user", "admin", "API key", "basic auth"])
+def test_images_made_before_logins_are_for_admins_only(apps, kind):
+    """An image without an owner (made while logins were off) is an admin's to see."""
+    client, (_, server, images), _ = client_for(apps, kind)
+    with closing(client), closing(page_of(apps, "admin", "alice")) as admin_page:
+        items = gallery_items(admin_page, server)
+        before = [i for i in items if i["caption"].endswith("(made before logins) img of None")]
+        assert len(before) == 1, items
+        for url in (f"/gradio_api/file={images[None]}", file_url(before[0])):
+            r = client.get(url)
+            assert (r.status_code == 200) == (kind == "admin"), (url, r.status_code)
 
 
 # whose image an A1111 txt2img call makes (401: a browser login is no API credential)

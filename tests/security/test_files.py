@@ -50,7 +50,7 @@ def test_users_read_only_their_own_images(secured, images):
         assert get(bob, thumb).status_code == 403
         mine = get(bob, bob_img)
         assert mine.status_code == 200 and mine.content.startswith(b"\x89PNG")
-    with login(base, "alice") as alice:  # alice is the admin (first user listed)
+    with login(base, "alice") as alice:  # alice is the admin (--admins alice)
         assert get(alice, bob_img).status_code == 200
 
 

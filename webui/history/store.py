@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -335,3 +335,15 @@ class HistoryStore(BoardsMixin):
         with Session(self.engine) as session:
             row = session.execute(select(Generation.owner).where(cond).limit(1)).first()
         return False if row is None else row[0]
+
+    def images_named(self, stem: str) -> list[tuple[str | None, Path]]:
+        """(owner, absolute image path) of every record whose image file is ``stem`` plus an
+        extension: where a copy called ``stem.*`` (Gradio's file cache keeps the original
+        file name) may have come from, its own image or its ``.thumbs/`` thumbnail."""
+        esc = stem.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        cond = or_(Generation.image_path.like(f"%/{esc}.%", escape="\\"),
+                   Generation.image_path.like(f"{esc}.%", escape="\\"))
+        with Session(self.engine) as session:
+            rows = session.execute(select(Generation.owner, Generation.image_path)
+                                   .where(cond)).all()
+        return [(owner, self.outputs_dir / path) for owner, path in rows]

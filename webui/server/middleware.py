@@ -5,7 +5,9 @@
 * ``FileGuardMiddleware`` sits in front of Gradio's file routes: only files inside the
   outputs folder, Gradio's own cache and upload folders are served (after resolving ``..``,
   symlinks and URL-encoded forms), and an image in the outputs folder only to its owner (or
-  an admin) when there are several users.
+  an admin) when there are several users. Gradio hands a page its results as copies in its
+  cache (``<cache>/<content hash>/<file name>``); a copy of a recorded image (same name, same
+  bytes) is guarded as that image is.
 * ``LoginPageGuard`` (logins): the login page does not describe the app's API.
 
 Who a caller is comes from ``webui.caller.resolve_caller``, as for every other door.
@@ -13,10 +15,12 @@ Who a caller is comes from ``webui.caller.resolve_caller``, as for every other d
 
 from __future__ import annotations
 
+import filecmp
 import logging
 import os
 import re
 import secrets
+from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -85,6 +89,9 @@ class FileGuardMiddleware:
         self.ctx = ctx
         self.gradio_app = gradio_app_getter
         self.outputs = Path(ctx.settings.outputs_dir).resolve()
+        # cache copy -> owners of the recorded images it copies (a copy's name holds the hash
+        # of its bytes, so it never changes; the key has size and mtime all the same)
+        self._copies: OrderedDict[tuple, frozenset] = OrderedDict()
 
     def _roots(self) -> list[Path]:
         import tempfile
@@ -133,12 +140,15 @@ class FileGuardMiddleware:
             return "outside the served folders"
         if self.outputs == real or self.outputs in real.parents:
             return self._owner_check(real, scope)
-        return None
+        return self._copy_check(real, scope)
 
-    def _owner_check(self, real: Path, scope) -> str | None:
+    def _caller(self, scope):
         from starlette.requests import Request
 
-        who = resolve_caller(self.ctx, Request(scope), gradio_app=self.gradio_app())
+        return resolve_caller(self.ctx, Request(scope), gradio_app=self.gradio_app())
+
+    def _owner_check(self, real: Path, scope) -> str | None:
+        who = self._caller(scope)
         if who.is_admin:
             return None  # the one local user, or an admin outside the demo
         if who.is_anonymous:
@@ -148,6 +158,44 @@ class FileGuardMiddleware:
             return None
         owner = self.ctx.store.owner_of_file(rel)
         return None if owner is not False and who.may_see(owner) else "someone else's image"
+
+    def _copy_check(self, real: Path, scope) -> str | None:
+        """A file in Gradio's folders: refused when it is a copy of a recorded image (or its
+        thumbnail) the caller may not see; any other file (uploads, previews) is served."""
+        if not real.is_file():
+            return None  # Gradio answers 404
+        who = self._caller(scope)
+        if who.is_admin:
+            return None
+        owners = self._copy_owners(real)
+        if owners is None or any(who.may_see(owner) for owner in owners):
+            return None
+        return "a copy of someone else's image"
+
+    def _copy_owners(self, real: Path) -> frozenset | None:
+        """Owners of the recorded images ``real`` is a byte-for-byte copy of (an image or
+        its thumbnail with the same file name); None when it copies none."""
+        from webui.history.files import thumb_path
+
+        st = real.stat()
+        key = (str(real), st.st_size, st.st_mtime_ns)
+        if key in self._copies:
+            self._copies.move_to_end(key)
+            owners = self._copies[key]
+            return owners or None
+        found = set()
+        for owner, image in self.ctx.store.images_named(real.stem):
+            for original in (image, thumb_path(image)):
+                try:
+                    if original.stat().st_size == st.st_size and \
+                            filecmp.cmp(real, original, shallow=False):
+                        found.add(owner)
+                except OSError:
+                    continue  # deleted meanwhile, or no thumbnail
+        self._copies[key] = owners = frozenset(found)
+        while len(self._copies) > 4096:
+            self._copies.popitem(last=False)
+        return owners or None
 
 
 # -- login page ------------------------------------------------------------------------------

@@ -76,6 +76,8 @@ def serve(ctx: AppContext, block: bool = True, port: int | None = None) -> Serve
     for warning in startup_warnings(ctx.settings):
         bar = "!" * 78
         log.warning("\n%s\n!! %s\n%s", bar, warning, bar)
+    if ctx.users.enabled:  # who is admin is said, never guessed (no implicit first user)
+        log.info("%s", ctx.users.summary())
     app, demo = build_server(ctx)
     server = Server(app, demo, ctx.settings.host, port or ctx.settings.port)
     if ctx.settings.share and demo is not None:

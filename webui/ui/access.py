@@ -3,8 +3,9 @@
 
 * **Local** (no ``--auth``, no ``--demo``): one local user, who is admin and sees everything.
 * **Logins** (``--auth``/``--auth-file``): Gradio's login form; the owner of a job or image
-  is the user name; ``--admins`` (default: the first user) may change settings, import
-  folders and delete anyone's images.
+  is the user name; only the users ``--admins`` names (nobody without it) may change
+  settings, import folders, and see and delete anyone's images (those made before logins,
+  which have no owner, too).
 * **Demo** (``--demo``): no logins; each browser gets a random visitor cookie for its session
   and its owner name is derived from it, so a visitor sees only their own images and jobs;
   nobody is admin.

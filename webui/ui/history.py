@@ -77,6 +77,19 @@ def board_id(label: str | None) -> int | None:
     return int(label.rsplit("#", 1)[1])
 
 
+#: the label of an image without an owner on a server with logins (shown to admins only)
+BEFORE_LOGINS = "made before logins"
+
+
+def owner_note(ctx, row) -> str:
+    """Whose image ``row`` is, said only where there are logins: "owner: bob", or
+    :data:`BEFORE_LOGINS` for an image made while logins were off (no owner)."""
+    if not ctx.users.enabled:
+        return ""
+    return f"{BEFORE_LOGINS} (no owner: admins only)" if row.owner is None else \
+        f"owner: {row.owner}"
+
+
 def describe(store, row) -> str:
     """Markdown of every stored parameter of a record."""
     lines = [f"**#{row.id}** · {row.created_at:%Y-%m-%d %H:%M:%S} UTC · {row.mode} · "
@@ -197,7 +210,10 @@ def build_gallery_tab(ctx) -> GalleryTab:
         if result.rows == [] and q.page > 0:  # the page vanished (deletes): show the last one
             q.page = result.pages - 1
             result = store.search(q, owner, admin)
-        plain = [(str(store.thumbnail(r)), f"#{r.id} {r.prompt[:60]}") for r in result.rows]
+        before = f"({BEFORE_LOGINS}) " if ctx.users.enabled else ""
+        plain = [(str(store.thumbnail(r)),
+                  f"#{r.id} {before if r.owner is None else ''}{r.prompt[:60]}")
+                 for r in result.rows]
         row_ids = [r.id for r in result.rows]
         kept = [i for i in (keep or []) if i in row_ids]
         board_choices = [ANY] + [board_label(b, n) for b, n in store.boards(owner, admin)]
@@ -254,6 +270,8 @@ def build_gallery_tab(ctx) -> GalleryTab:
         path = store.image_path(row)
         image = str(path) if path.is_file() else None
         note = "" if image else "\n\n**The image file is missing on disk.**"
+        whose = owner_note(ctx, row)
+        note = (f"  \n{whose}" if whose else "") + note
         return image, describe(store, row) + note, row.infotext, \
             fields_from_record(row, image) | {"id": row.id}, keep, keep, hide
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from webui.ui.account import account_bar
 from webui.ui.fieldmap import TabParts
 from webui.ui.history import build_gallery_tab
 from webui.ui.img2img import build_img2img_tab
@@ -23,6 +24,7 @@ MODE_TABS = {"txt2img": build_txt2img_tab, "img2img": build_img2img_tab,
 def build_ui(ctx) -> gr.Blocks:
     """Build the Blocks app for ``ctx``; launching is the caller's job."""
     with gr.Blocks(title="SDXL WebUI") as demo:
+        account_bar(ctx, demo)  # logins: "Logged in as ...", Log out
         banner = access_banner(ctx)
         if banner:
             gr.Markdown(banner, elem_id="access_banner")
