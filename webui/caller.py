@@ -15,7 +15,10 @@ open API (no credentials)         ``"api"``        local     in demo
 nobody proven in a shared app     ``ANONYMOUS``    False     in demo
 ================================  ===============  ========  ===============
 
-In the hosted demo nobody is an admin, not even a listed login.
+"listed": named by ``--admins`` (no flag, no admin: the first login is no admin). In the
+hosted demo nobody is an admin, not even a listed login. Images without an owner (made
+before logins were on) are an admin's only (``Caller.may_see``); on the file routes that
+holds for Gradio's cache copies too (``webui.server.middleware.FileGuardMiddleware``).
 
 A caller proves who they are by the transport's own means, checked before this runs:
 Gradio's login form or the demo's visitor cookie (``request.username`` in a Gradio event,
