@@ -24,6 +24,15 @@ from webui.request import RequestError
     ({"seed": "abc"}, "seed must be a whole number, got 'abc'"),
     ({"seed": 1.5}, "seed must be a whole number, got 1.5"),
     ({"sampler": "Nope"}, "unknown sampler 'Nope'"),
+    ({"scheduler": "Polyexponential"}, "unknown schedule type 'Polyexponential'; choose one "
+                                       "of: Automatic, Uniform, Karras, Exponential"),
+    ({"sampler": "Euler a", "scheduler": "Karras"},
+     "Euler a has no Karras schedule here; choose one of: Automatic, Uniform, SGM Uniform"),
+    ({"sampler": "DPM++ 2M Karras", "scheduler": "Exponential"},
+     "sampler 'DPM++ 2M Karras' names schedule type Karras, but the schedule type is "
+     "Exponential: choose one"),
+    ({"clip_skip": 0}, "clip skip must be between 1 and 11, got 0"),
+    ({"clip_skip": "two"}, "clip skip must be a whole number, got 'two'"),
     ({"batch_size": 0}, "batch size must be between 1 and 8, got 0"),
 ])
 def test_bad_request_refused_before_anything_runs(ctx, change, message):
@@ -173,3 +182,18 @@ def test_settings_defaults_are_checked_against_the_apps_limits(tmp_path):
     assert store.save(steps=30).steps == 30
     # a roomier server accepts what this one refuses
     assert SettingsStore(tmp_path / "b.json", Limits()).save(steps=40).steps == 40
+
+
+@pytest.mark.parametrize("sampler, scheduler, expected", [
+    ("DPM++ 2M Karras", "Automatic", ("DPM++ 2M", "Karras")),  # A1111 before 1.9
+    ("DPM++ 2M SDE Karras", None, ("DPM++ 2M SDE", "Karras")),
+    ("DPM++ 2M", "karras", ("DPM++ 2M", "Karras")),  # A1111's API name
+    ("Euler", "sgm_uniform", ("Euler", "SGM Uniform")),
+    ("LMS Karras", "Karras", ("LMS", "Karras")),
+    ("Euler a", "", ("Euler a", "Automatic")),
+])
+def test_sampler_and_schedule_type_are_normalised(ctx, sampler, scheduler, expected):
+    from webui.request import validate
+
+    req = validate(small_request(sampler=sampler, scheduler=scheduler), ctx.settings.limits)
+    assert (req.sampler, req.scheduler) == expected

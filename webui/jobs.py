@@ -113,6 +113,17 @@ class JobRunner:
         progress.stop()
         return True
 
+    def skip(self, owner: Caller | str) -> bool:
+        """Skip the image ``owner``'s running job is making (nobody else's): it is kept as it
+        is and the job goes on with the next. True if there was a job."""
+        owner = job_caller(owner).job_key
+        with self._active_lock:
+            progress = self._active.get(owner)
+        if progress is None:
+            return False
+        progress.skip()
+        return True
+
     def position_of(self, owner: Caller | str) -> int | None:
         """``owner``'s place in line: 0 running, 1 next, None no job."""
         return self.queue.position_of(job_caller(owner).job_key)

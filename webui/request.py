@@ -19,7 +19,11 @@ from webui.choices import (
     MASKED_CONTENTS,
     MODES,
     RESIZE_MODES,
-    SAMPLER_NAMES,
+    SAMPLER_SCHEDULES,
+    SAMPLERS,
+    SCHEDULE_TYPES,
+    split_sampler_name,
+    schedule_label,
 )
 from webui.config import Limits
 from webui.errors import RequestError  # defined low so that webui.imaging can raise it too
@@ -27,6 +31,7 @@ from webui.prompting.styles import SHIPPED_STYLES, StyleLibrary
 
 MAX_SEED = 2**53 - 1  # ComfyUI seeds; the most a browser number box holds exactly
 RANDOM_SEED_MAX = 2**32 - 1  # random seeds are drawn below this, as A1111 draws them
+MAX_CLIP_SKIP = 11  # SDXL's CLIP-L has 12 layers: 11 leaves its first layer's output
 
 SIZE_PRESETS: list[tuple[int, int]] = [
     (1024, 1024), (1152, 896), (896, 1152), (1216, 832), (832, 1216),
@@ -46,7 +51,9 @@ class GenerationRequest:
     steps: int = 20
     cfg_scale: float = 7.0
     seed: int = -1
-    sampler: str = "Euler a"
+    sampler: str = "Euler a"  # A1111 1.9+'s plain sampler; "DPM++ 2M Karras" is split
+    scheduler: str = "Automatic"  # A1111's schedule type (label or API name)
+    clip_skip: int = 1  # A1111's "Clip skip": 1 = SDXL's own (penultimate) layer
     batch_size: int = 1
     batch_count: int = 1
     model: str | None = None
@@ -147,7 +154,11 @@ def validate(req: GenerationRequest, limits: Limits,
     seed = out["seed"] = as_int("seed", req.seed)
     if not -1 <= seed <= MAX_SEED:
         raise RequestError(f"seed must be -1 (random) or between 0 and {MAX_SEED}, got {seed}")
-    check_sampler(req.sampler)
+    out["sampler"], out["scheduler"] = check_sampler(req.sampler, req.scheduler)
+    out["clip_skip"] = as_int("clip skip", req.clip_skip)
+    if not 1 <= out["clip_skip"] <= MAX_CLIP_SKIP:
+        raise RequestError(f"clip skip must be between 1 and {MAX_CLIP_SKIP}, "
+                           f"got {out['clip_skip']}")
     out["batch_size"] = as_int("batch size", req.batch_size)
     out["batch_count"] = as_int("batch count", req.batch_count)
     if not 1 <= out["batch_size"] <= limits.max_batch_size:
@@ -185,11 +196,28 @@ def check_cfg(value: float, limits: Limits) -> float:
     return value
 
 
-def check_sampler(name) -> str:
-    if name not in SAMPLER_NAMES:
-        raise RequestError(
-            f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLER_NAMES)}")
-    return name
+def check_sampler(name, scheduler=None) -> tuple[str, str]:
+    """(sampler, schedule type label) for a sampler and a schedule type (label or A1111 API
+    name; None = Automatic). A sampler name that carries its schedule ("DPM++ 2M Karras", as
+    A1111 named them before 1.9) is split; its schedule wins over an Automatic one."""
+    split = split_sampler_name(name)
+    if split is None:
+        raise RequestError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLERS)} "
+                           "(a schedule type may follow the name, as in 'DPM++ 2M Karras')")
+    sampler, named = split
+    schedule = schedule_label(scheduler)
+    if schedule is None:
+        raise RequestError(f"unknown schedule type {scheduler!r}; choose one of: "
+                           f"{', '.join(SCHEDULE_TYPES.values())}")
+    if named != "Automatic":
+        if schedule not in ("Automatic", named):
+            raise RequestError(f"sampler {name!r} names schedule type {named}, but the "
+                               f"schedule type is {schedule}: choose one")
+        schedule = named
+    if schedule not in SAMPLER_SCHEDULES[sampler]:
+        raise RequestError(f"{sampler} has no {schedule} schedule here; choose one of: "
+                           f"{', '.join(SAMPLER_SCHEDULES[sampler])}")
+    return sampler, schedule
 
 
 # -- styles, hires fix, img2img / inpaint / outpaint -----------------------------------------

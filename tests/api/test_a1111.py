@@ -70,9 +70,47 @@ def test_sampler_aliases_and_karras_scheduler(api):
     r = client.post("/sdapi/v1/txt2img", json={"prompt": "x", "sampler_name": "DPM++ 2M",
                                                "scheduler": "Karras", "seed": 1, **SMALL})
     assert r.status_code == 200, r.text
-    assert json.loads(r.json()["info"])["sampler_name"] == "DPM++ 2M Karras"
+    info = json.loads(r.json()["info"])
+    assert (info["sampler_name"], info["scheduler"]) == ("DPM++ 2M", "Karras")
+    assert "Sampler: DPM++ 2M, Schedule type: Karras," in info["infotexts"][0]
+    # the combined name (A1111 before 1.9) and the old short alias mean the same
+    for body in ({"sampler_name": "DPM++ 2M Karras"}, {"sampler_index": "k_dpmpp_2m_ka"},
+                 {"sampler_name": "dpm++ 2m", "scheduler": "karras"}):
+        r = client.post("/sdapi/v1/txt2img", json={"prompt": "x", "seed": 1, **SMALL, **body})
+        assert json.loads(r.json()["info"])["infotexts"] == info["infotexts"], body
     r = client.post("/sdapi/v1/txt2img", json={"prompt": "x", "sampler_name": "nope", **SMALL})
     assert r.status_code == 400 and "unknown sampler" in r.json()["detail"]
+    r = client.post("/sdapi/v1/txt2img", json={"prompt": "x", "sampler_name": "Euler a",
+                                               "scheduler": "Karras", **SMALL})
+    assert r.status_code == 400 and "Euler a has no Karras schedule" in r.json()["detail"]
+    # the lists agree: plain samplers, and the schedule types a request takes
+    samplers = [s["name"] for s in client.get("/sdapi/v1/samplers").json()]
+    schedulers = {s["name"]: s["label"] for s in client.get("/sdapi/v1/schedulers").json()}
+    assert "DPM++ 2M" in samplers and "DPM++ 2M Karras" not in samplers
+    assert schedulers["karras"] == "Karras" and schedulers["sgm_uniform"] == "SGM Uniform"
+    for name in samplers:  # each listed sampler runs with Automatic
+        assert client.post("/sdapi/v1/txt2img", json={
+            "prompt": "x", "sampler_name": name, "scheduler": "automatic", "send_images": False,
+            "width": 64, "height": 64, "steps": 1}).status_code == 200, name
+
+
+def test_clip_skip_from_override_settings_and_options(api):
+    _, client = api
+    body = {"prompt": "x", "seed": 3, **SMALL}
+    plain = client.post("/sdapi/v1/txt2img", json=body).json()
+    two = client.post("/sdapi/v1/txt2img", json={
+        **body, "override_settings": {"CLIP_stop_at_last_layers": 2}}).json()
+    assert json.loads(plain["info"])["clip_skip"] == 1
+    assert json.loads(two["info"])["clip_skip"] == 2
+    assert "Clip skip: 2" in json.loads(two["info"])["infotexts"][0]
+    assert "Clip skip" not in json.loads(plain["info"])["infotexts"][0]
+    assert two["images"][0] != plain["images"][0]
+    # the setting itself, as A1111's quicksetting sets it, applies to later jobs
+    assert client.post("/sdapi/v1/options",
+                       json={"CLIP_stop_at_last_layers": 2}).status_code == 200
+    again = client.post("/sdapi/v1/txt2img", json=body).json()
+    assert json.loads(again["info"])["clip_skip"] == 2
+    client.post("/sdapi/v1/options", json={"CLIP_stop_at_last_layers": 1})
 
 
 def test_send_images_false(api):
@@ -178,13 +216,39 @@ def test_progress_and_interrupt_touch_only_the_callers_job(api):
             time.sleep(0.05)
         p = client.get("/sdapi/v1/progress").json()
         assert p["state"]["job_count"] == 1 and "Waiting" in p["textinfo"]
-        assert client.post("/sdapi/v1/skip").json() == {}  # stops our own queued job
+        assert client.post("/sdapi/v1/skip").json() == {}  # never another's job
+        assert not ui_job.progress.skip_event.is_set()
+        assert client.post("/sdapi/v1/interrupt").json() == {}  # stops our own queued job
     thread.join(60)
     assert ui_job.outcome is not None and len(ui_job.outcome.result.images) == 1
     r = answer["r"]
     assert r.status_code == 200 and r.json()["images"] == []
     assert json.loads(r.json()["info"])["interrupted"] is True
     assert client.get("/sdapi/v1/progress").json()["state"]["job_count"] == 0
+
+
+def test_skip_finishes_the_callers_current_image_and_goes_on(api):
+    """A1111's Skip: the image being made is kept as it is, the next one is made in full."""
+    _, client = api
+    body = {"prompt": "a cat", "width": 64, "height": 64, "steps": 40, "seed": 50,
+            "sampler_name": "Euler", "n_iter": 2}
+    answer = {}
+    thread = threading.Thread(target=lambda: answer.update(
+        r=client.post("/sdapi/v1/txt2img", json=body)), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while client.get("/sdapi/v1/progress").json()["state"]["sampling_step"] < 3:
+        assert thread.is_alive() and time.monotonic() < deadline, "the job never ran"
+        time.sleep(0.02)
+    assert client.post("/sdapi/v1/skip").json() == {}
+    thread.join(120)
+    info = json.loads(answer["r"].json()["info"])
+    assert info["interrupted"] is False and info["all_seeds"] == [50, 51]
+    images = answer["r"].json()["images"]
+    full = client.post("/sdapi/v1/txt2img", json={**body, "n_iter": 1}).json()["images"][0]
+    second = client.post("/sdapi/v1/txt2img", json={**body, "n_iter": 1, "seed": 51}).json()
+    assert images[0] != full  # kept as it was when skipped
+    assert images[1] == second["images"][0]  # the next one in full
 
 
 def test_png_info_reads_saved_image(api):
@@ -213,7 +277,7 @@ def test_lists(api):
     assert client.get("/sdapi/v1/embeddings").json() == {"loaded": {}, "skipped": {}}
     assert client.get("/sdapi/v1/scripts").json() == {"txt2img": [], "img2img": []}
     samplers = [s["name"] for s in client.get("/sdapi/v1/samplers").json()]
-    assert "Euler a" in samplers and "DPM++ 2M Karras" in samplers
+    assert "Euler a" in samplers and "DPM++ 2M" in samplers
     models = client.get("/sdapi/v1/sd-models").json()
     assert {m["model_name"] for m in models} >= set(ctx.manager.checkpoint_names())
     assert {"title", "model_name", "hash", "sha256", "filename", "config"} <= set(models[0])

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers import small_request
-from webui.choices import SAMPLER_NAMES
+from webui.choices import SAMPLER_SCHEDULES, SAMPLERS
 from webui.engine.progress import JobProgress
 from webui.engine.txt2img import run_txt2img
 from webui.metadata.infotext import parse_infotext
@@ -57,11 +57,23 @@ def test_other_checkpoint_gives_other_pixels(ctx):
     assert not np.array_equal(pixels(a), pixels(b))
 
 
-@pytest.mark.parametrize("sampler", SAMPLER_NAMES)
+@pytest.mark.parametrize("sampler", SAMPLERS)
 def test_every_sampler_runs(ctx, sampler):
     result = run_txt2img(ctx.manager, small_request(sampler=sampler, steps=3))
     assert result.images[0].image.size == (64, 64)
     assert result.images[0].params["Sampler"] == sampler
+    assert "Schedule type" not in result.images[0].params  # Automatic is not written
+
+
+@pytest.mark.parametrize("sampler,schedule", [
+    (sampler, schedule) for sampler, schedules in SAMPLER_SCHEDULES.items()
+    for schedule in schedules
+    if schedule != "Automatic" and (sampler in ("Euler", "DPM++ 2M", "Euler a")
+                                    or schedule == "Karras")])
+def test_every_schedule_type_runs(ctx, sampler, schedule):
+    result = run_txt2img(ctx.manager, small_request(sampler=sampler, scheduler=schedule,
+                                                    steps=3))
+    assert result.images[0].params["Schedule type"] == schedule
 
 
 def test_infotext_is_a1111_format(ctx):

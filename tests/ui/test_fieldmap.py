@@ -20,7 +20,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 COMMON = ["width", "height", "steps", "cfg_scale", "seed", "sampler", "batch_size",
           "batch_count"]
-MODELS = ["refiner", "refiner_switch_at", "vae"]
+MODELS = ["refiner", "refiner_switch_at", "vae", "scheduler", "clip_skip"]
 #: the documented keywords of each endpoint, in order (positional callers rely on it)
 ENDPOINT_KEYWORDS = {
     "txt2img": ["prompt", "negative_prompt", *COMMON, "model", "styles", "enable_hr",
@@ -106,7 +106,7 @@ def test_each_value_lands_in_the_field_of_its_name(ctx, tabs):
               "batch_count": 3, "model": "tiny-sdxl-a", "styles": ["s1"], "enable_hr": True,
               "hr_scale": 1.5, "hr_upscaler": "Lanczos", "hr_steps": 5,
               "hr_denoising_strength": 0.3, "refiner": "r", "refiner_switch_at": 0.6,
-              "vae": "v"}
+              "vae": "v", "scheduler": "Karras", "clip_skip": 2}
     assert list(values) == list(inputs)
     seen = []
     handler = request_handler(ctx, "txt2img", inputs, run_capture(seen), "doc")

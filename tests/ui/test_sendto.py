@@ -8,9 +8,9 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from webui.choices import SAMPLER_NAMES
+from webui.choices import SAMPLER_NAMES, SAMPLERS, SCHEDULE_TYPES
 from webui.metadata.infotext import format_infotext
-from webui.metadata.samplers import our_sampler
+from webui.metadata.samplers import SamplerMatch, our_sampler
 from webui.prompting.styles import SHIPPED_STYLES, StyleLibrary, extract_styles
 from webui.request import MAX_SEED
 from webui.ui.pnginfo import png_info
@@ -19,33 +19,34 @@ from webui.ui.sendto import (fields_from_infotext, fit_fields, installed_checkpo
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "metadata"
 
-# each tool's real image -> (our sampler, the skipped part a notice names, or None)
+# each tool's real image -> (our sampler, our schedule type, the skipped part a notice names)
 EXPECTED = {
-    "a1111_sdxl.png": ("DPM++ 2M Karras", None),  # Sampler: DPM++ 2M + Schedule type: Karras
-    "a1111_sd15.png": ("UniPC", None),
-    "a1111_stealth_alpha.png": ("Euler", None),  # Schedule type: Automatic
-    "a1111_jpeg_exif.jpg": ("DPM++ 2M Karras", None),
-    "a1111_webp.webp": ("DPM++ 2M Karras", None),
-    "forge.png": ("Euler", "Karras"),  # Euler + Karras: we have no Euler Karras
-    "forge_classic_adetailer.png": ("Euler a", None),
-    "reforge_hires.webp": ("DPM++ 2M Karras", None),
-    "sdnext.png": ("DDIM", None),
-    "sdnext_jpeg.jpg": ("Euler a", None),
-    "civitai_jpeg.jpg": ("Euler a", None),
-    "stability_matrix.png": ("Euler a", "Karras"),  # "Euler Ancestral Karras"
-    "comfyui_sdxl.png": ("Euler a", "Karras"),  # euler_ancestral + karras
-    "comfyui_sdxl_refiner.png": ("Euler", None),  # euler + normal
-    "comfyui_legacy_img2img.png": ("DPM++ 2M", None),  # sample_dpmpp_2m + normal
-    "comfyui_saveimagewithmetadata.png": ("Euler a", "Karras"),  # euler_ancestral_karras
-    "comfyui_webp.webp": ("Euler a", "Karras"),
-    "fooocus.png": ("DPM++ 2M SDE Karras", None),  # dpmpp_2m_sde_gpu + karras
-    "invokeai_v2_sdmeta.png": ("LMS", None),  # k_lms
-    "invokeai_v3_sdxl.png": ("Euler", None),
-    "invokeai_v6_sdxl.png": ("Euler a", None),  # euler_a
-    "novelai_v1.png": ("Euler a", None),  # k_euler_ancestral
-    "novelai_v45.png": ("Euler a", "Karras"),  # k_euler_ancestral + noise_schedule karras
-    "swarmui.png": ("Euler a", "Karras"),
-    "swarmui_jpeg.jpg": ("Euler a", "Karras"),
+    "a1111_sdxl.png": ("DPM++ 2M", "Karras", None),  # Sampler + Schedule type: Karras
+    "a1111_sd15.png": ("UniPC", "Automatic", None),
+    "a1111_stealth_alpha.png": ("Euler", "Automatic", None),  # Schedule type: Automatic
+    "a1111_jpeg_exif.jpg": ("DPM++ 2M", "Karras", None),
+    "a1111_webp.webp": ("DPM++ 2M", "Karras", None),
+    "forge.png": ("Euler", "Karras", None),  # Euler + Karras
+    "forge_classic_adetailer.png": ("Euler a", "Automatic", None),
+    "reforge_hires.webp": ("DPM++ 2M", "Karras", None),
+    "sdnext.png": ("DDIM", "Automatic", None),
+    "sdnext_jpeg.jpg": ("Euler a", "Automatic", None),
+    "civitai_jpeg.jpg": ("Euler a", "Automatic", None),
+    # Euler a has no Karras schedule (diffusers' Euler a has no sigmas option)
+    "stability_matrix.png": ("Euler a", "Automatic", "Karras"),  # "Euler Ancestral Karras"
+    "comfyui_sdxl.png": ("Euler a", "Automatic", "Karras"),  # euler_ancestral + karras
+    "comfyui_sdxl_refiner.png": ("Euler", "Automatic", None),  # euler + normal
+    "comfyui_legacy_img2img.png": ("DPM++ 2M", "Automatic", None),  # sample_dpmpp_2m + normal
+    "comfyui_saveimagewithmetadata.png": ("Euler a", "Automatic", "Karras"),
+    "comfyui_webp.webp": ("Euler a", "Automatic", "Karras"),
+    "fooocus.png": ("DPM++ 2M SDE", "Karras", None),  # dpmpp_2m_sde_gpu + karras
+    "invokeai_v2_sdmeta.png": ("LMS", "Automatic", None),  # k_lms
+    "invokeai_v3_sdxl.png": ("Euler", "Automatic", None),
+    "invokeai_v6_sdxl.png": ("Euler a", "Automatic", None),  # euler_a
+    "novelai_v1.png": ("Euler a", "Automatic", None),  # k_euler_ancestral
+    "novelai_v45.png": ("Euler a", "Automatic", "Karras"),  # + noise_schedule karras
+    "swarmui.png": ("Euler a", "Automatic", "Karras"),
+    "swarmui_jpeg.jpg": ("Euler a", "Automatic", "Karras"),
 }
 
 
@@ -64,9 +65,10 @@ def test_expected_covers_every_sample() -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_each_tools_sampler_becomes_ours(name: str) -> None:
-    sampler, skipped = EXPECTED[name]
+    sampler, schedule, skipped = EXPECTED[name]
     _, _, message, payload = png_info(_sample(name))
-    assert payload["sampler"] == sampler and sampler in SAMPLER_NAMES
+    assert (payload["sampler"], payload["scheduler"]) == (sampler, schedule)
+    assert sampler in SAMPLERS and schedule in SCHEDULE_TYPES.values()
     if skipped:  # what could not be kept is said, in the PNG Info message too
         assert any(skipped in n for n in payload["notices"]) and skipped in message
     else:
@@ -88,8 +90,26 @@ def test_a_sampler_with_no_equivalent_is_skipped_and_named() -> None:
     assert fields["sampler"] is None and "'Restart'" in fields["notices"][0]
     assert fields["seed"] == 5
     # a schedule we lack: our sampler, the schedule named as skipped
-    assert our_sampler("dpmpp_2m", "exponential").name == "DPM++ 2M"
-    assert "exponential" in our_sampler("dpmpp_2m", "exponential").notice
+    assert our_sampler("dpmpp_2m", "kl_optimal").name == "DPM++ 2M"
+    assert "kl_optimal" in our_sampler("dpmpp_2m", "kl_optimal").notice
+    # one we have, from ComfyUI's names and from A1111's combined ones
+    assert our_sampler("dpmpp_2m", "exponential") == SamplerMatch("DPM++ 2M", "Exponential")
+    assert our_sampler("DPM++ 2M SDE Karras") == SamplerMatch("DPM++ 2M SDE", "Karras")
+
+
+def test_a_sent_sampler_fills_both_dropdowns() -> None:
+    """An old infotext's combined name is split; a plain sampler sets Schedule type back to
+    Automatic (a Karras left from before would change its meaning); Clip skip comes along,
+    1 when the infotext has none (as A1111 pastes it)."""
+    old = fields_from_infotext("a fox\nSteps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7, "
+                               "Seed: 5, Size: 1024x1024, Clip skip: 2", None, "txt2img")
+    fields = prepare_fields(old, None)
+    assert (fields["sampler"], fields["scheduler"], fields["clip_skip"]) == (
+        "DPM++ 2M", "Karras", 2)
+    plain = prepare_fields(fields_from_infotext(
+        "a fox\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 5", None, "txt2img"), None)
+    assert (plain["sampler"], plain["scheduler"], plain["clip_skip"]) == (
+        "Euler a", "Automatic", 1)
 
 
 def test_fit_fields_skips_what_the_target_components_cannot_take() -> None:

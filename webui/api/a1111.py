@@ -58,7 +58,8 @@ def _progress(ctx, owner: Caller, skip_current_image: bool = False) -> dict:
     if job is None:
         return {"progress": 0.0, "eta_relative": 0.0, "state": state, "current_image": None,
                 "textinfo": None}
-    state.update(interrupted=job.stopped, job="generate", job_count=1,
+    state.update(interrupted=job.stopped, skipped=job.skip_event.is_set(), job="generate",
+                 job_count=1,
                  job_timestamp=datetime.now().strftime("%Y%m%d%H%M%S"),
                  sampling_step=job.done_steps, sampling_steps=job.total_steps)
     current = None if skip_current_image else _preview_base64(job)
@@ -114,8 +115,9 @@ def a1111_router(ctx, options) -> APIRouter:
 
     @r.post("/skip")
     def skip(request: Request):
-        """Stop the caller's own job, as ``interrupt`` does (no per-image skip yet)."""
-        ctx.jobs.stop(resolve_caller(ctx, request))
+        """Skip the image the caller's own job is making (kept as it is now, as A1111 keeps
+        it); the job goes on with the next one. Nobody else's job is touched."""
+        ctx.jobs.skip(resolve_caller(ctx, request))
         return {}
 
     @r.get("/options")

@@ -12,7 +12,7 @@ from webui import __version__
 from webui.api.a1111_models import Img2ImgRequest, Txt2ImgRequest, _Processing
 from webui.api.catalog import resolve_checkpoint
 from webui.api.common import ApiError, decode_image
-from webui.choices import SAMPLER_NAMES
+from webui.choices import SAMPLERS, SCHEDULE_TYPES, split_sampler_name
 from webui.metadata.infotext import parse_infotext
 from webui.request import GenerationRequest, RequestError
 
@@ -23,21 +23,21 @@ SAMPLER_ALIASES: dict[str, list[str]] = {
     "Euler a": ["k_euler_a", "k_euler_ancestral"],
     "Euler": ["k_euler"],
     "DPM++ 2M": ["k_dpmpp_2m"],
-    "DPM++ 2M Karras": ["k_dpmpp_2m_ka"],
     "DPM++ 2M SDE": ["k_dpmpp_2m_sde"],
-    "DPM++ 2M SDE Karras": ["k_dpmpp_2m_sde_ka"],
-    "DPM++ SDE Karras": ["k_dpmpp_sde_ka"],
+    "DPM++ SDE": ["k_dpmpp_sde"],
     "DPM2": ["k_dpm_2"],
     "DPM2 a": ["k_dpm_2_a"],
     "DDIM": ["ddim"],
     "UniPC": ["unipc"],
     "Heun": ["k_heun"],
     "LMS": ["k_lms"],
-    "LMS Karras": ["k_lms_ka"],
     "PLMS": ["plms"],
 }
-#: A1111 v1.10 schedule types this app can honour: name -> label
-SCHEDULERS = {"automatic": "Automatic", "karras": "Karras"}
+#: the Karras variants' old short names (``k_dpmpp_2m_ka``): sampler + Karras
+_KARRAS_ALIASES = {"k_dpmpp_2m_ka": "DPM++ 2M", "k_dpmpp_2m_sde_ka": "DPM++ 2M SDE",
+                   "k_dpmpp_sde_ka": "DPM++ SDE", "k_lms_ka": "LMS"}
+#: A1111 schedule types this app honours: name -> label (``webui.choices.SCHEDULE_TYPES``)
+SCHEDULERS = SCHEDULE_TYPES
 #: img2img ``resize_mode`` 0..3 (3, "Just resize (latent upscale)", resizes the image)
 RESIZE_MODES = ["Just resize", "Crop and resize", "Resize and fill", "Just resize"]
 #: ``inpainting_fill`` 0..3 ("latent nothing" starts from noise as "latent noise" does)
@@ -45,26 +45,24 @@ MASKED_CONTENT = ["fill", "original", "latent noise", "latent noise"]
 _NONE = ("", "none", "automatic")
 
 
-def resolve_sampler(sampler: str | None, scheduler: str | None = None) -> str:
-    """An A1111 sampler (name, alias or any case) plus schedule type -> this app's sampler."""
+def resolve_sampler(sampler: str | None, scheduler: str | None = None) -> tuple[str, str]:
+    """An A1111 sampler (name, alias, any case; a combined "DPM++ 2M Karras" too) and
+    ``scheduler`` (label or name) -> (sampler, schedule type) for the request, which checks
+    that the two go together."""
     name = (sampler or "Euler").strip()
-    lookup = {n.lower(): n for n in SAMPLER_NAMES}
+    if name.lower() in _KARRAS_ALIASES:
+        return _KARRAS_ALIASES[name.lower()], "Karras"
+    lookup = {n.lower(): n for n in SAMPLERS}
     for n, aliases in SAMPLER_ALIASES.items():
         lookup.update({a: n for a in aliases})
     base = lookup.get(name.lower())
-    if base is None:
-        raise RequestError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLER_NAMES)}")
-    sched = (scheduler or "automatic").strip().lower()
-    labels = {label.lower(): key for key, label in SCHEDULERS.items()}
-    sched = labels.get(sched, sched)
-    if sched not in SCHEDULERS:
-        raise RequestError(f"unknown scheduler {scheduler!r}; choose one of: "
-                           f"{', '.join(SCHEDULERS)}")
-    if sched == "karras" and not base.endswith("Karras"):
-        if f"{base} Karras" in SAMPLER_NAMES:
-            return f"{base} Karras"
-        log.info("sampler %s has no Karras schedule here; using it as is", base)
-    return base
+    if base is not None:
+        return base, scheduler or "Automatic"
+    for n in SAMPLERS:  # "dpm++ 2m karras" in any case
+        if name.lower().startswith(n.lower() + " ") and split_sampler_name(
+                n + name[len(n):]) is not None:
+            return n + name[len(n):], scheduler or "Automatic"
+    raise RequestError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLERS)}")
 
 
 def hr_upscaler(name: str | None) -> str:
@@ -104,7 +102,10 @@ def _common(body: _Processing, options) -> dict:
     return dict(
         prompt=_or(body.prompt, ""), negative_prompt=_or(body.negative_prompt, ""),
         styles=list(body.styles or []), seed=_or(body.seed, -1),
-        sampler=resolve_sampler(body.sampler_name or body.sampler_index, body.scheduler),
+        **dict(zip(("sampler", "scheduler"),
+                   resolve_sampler(body.sampler_name or body.sampler_index, body.scheduler))),
+        clip_skip=_or(overrides.get("CLIP_stop_at_last_layers"),
+                      options.value("CLIP_stop_at_last_layers", 1)),
         batch_size=_or(body.batch_size, 1), batch_count=_or(body.n_iter, 1),
         steps=_or(body.steps, 50), cfg_scale=_or(body.cfg_scale, 7.0),
         width=_or(body.width, 512), height=_or(body.height, 512), model=model, vae=vae,
@@ -167,7 +168,8 @@ def info_json(result, req: GenerationRequest) -> str:
         "all_negative_prompts": [p["negative_prompt"] for p in parsed],
         "seed": seeds[0], "all_seeds": seeds, "subseed": -1, "all_subseeds": [-1] * len(seeds),
         "subseed_strength": 0, "width": width, "height": height,
-        "sampler_name": req.sampler, "cfg_scale": req.cfg_scale, "steps": req.steps,
+        "sampler_name": req.sampler, "scheduler": req.scheduler, "cfg_scale": req.cfg_scale,
+        "steps": req.steps,
         "batch_size": req.batch_size, "restore_faces": False, "face_restoration_model": None,
         "sd_model_name": result.model_name, "sd_model_hash": result.model_hash,
         "sd_vae_name": req.vae, "sd_vae_hash": None, "seed_resize_from_w": -1,
@@ -176,7 +178,7 @@ def info_json(result, req: GenerationRequest) -> str:
             req.hr_denoising_strength if req.enable_hr else None),
         "extra_generation_params": {}, "index_of_first_image": 0,
         "infotexts": [g.infotext for g in result.images], "styles": list(req.styles),
-        "job_timestamp": datetime.now().strftime("%Y%m%d%H%M%S"), "clip_skip": 1,
+        "job_timestamp": datetime.now().strftime("%Y%m%d%H%M%S"), "clip_skip": req.clip_skip,
         "is_using_inpainting_conditioning": False, "version": f"sdxl-webui {__version__}",
         "interrupted": result.interrupted,
     }

@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from webui.api import a1111_models as m
 from webui.api.a1111_adapter import SAMPLER_ALIASES, SCHEDULERS
 from webui.api.catalog import checkpoint_title, checkpoints, known_hash, lora_files, vae_files
-from webui.choices import SAMPLER_NAMES
+from webui.choices import SAMPLERS
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +126,10 @@ def lists_router(ctx) -> APIRouter:
 
     @r.get("/samplers", response_model=list[m.SamplerItem])
     def samplers():
-        return [{"name": n, "aliases": SAMPLER_ALIASES.get(n, []),
-                 "options": {"scheduler": "karras"} if n.endswith("Karras") else {}}
-                for n in SAMPLER_NAMES]
+        # A1111 1.9+: plain samplers; the schedule is chosen apart (``/schedulers``), and
+        # the combined names ("DPM++ 2M Karras") are still accepted
+        return [{"name": n, "aliases": SAMPLER_ALIASES.get(n, []), "options": {}}
+                for n in SAMPLERS]
 
     @r.get("/schedulers", response_model=list[m.SchedulerItem])
     def schedulers():

@@ -94,6 +94,11 @@ class ApiOptions:
         value = self._values.get("sd_vae")
         return None if value in VAE_AUTOMATIC or not value else value
 
+    def value(self, key: str, default: Any = None) -> Any:
+        """One setting as stored (``CLIP_stop_at_last_layers``...)."""
+        with self._lock:
+            return self._values.get(key, default)
+
     def get(self) -> dict[str, Any]:
         """The whole dict, with the selected checkpoint's title."""
         manager = self.ctx.manager

@@ -56,10 +56,18 @@ class _StepCounter:
         self.estimate = estimate
         self.call_base = 0
         self.first = True
+        self.skipped = False
 
     def begin_call(self) -> None:
         self.first = True
         self.call_base = self.progress.done_steps
+        self.skipped = False
+
+    def begin_image(self) -> None:
+        """A new batch starts: a Skip pressed after the last one ended is dropped, as in
+        A1111 (it skips the image being made, never a later one)."""
+        self.progress.skip_event.clear()
+        self.skipped = False
 
     def __call__(self, pipe, _i, _t, kwargs):
         if self.first:
@@ -73,6 +81,11 @@ class _StepCounter:
             self.progress.preview = latents_to_preview(latents)
             self.progress.preview_step = self.progress.done_steps + 1
         self.progress.step()
+        if self.progress.take_skip():
+            # diffusers' own interrupt: the remaining steps of this call are passed over and
+            # it returns the latents as they are now (A1111 keeps a skipped image so too)
+            pipe._interrupt = True
+            self.skipped = True
         return kwargs
 
 
@@ -82,7 +95,8 @@ def job_models(req: GenerationRequest, modes: tuple[str, ...],
     return JobModels(checkpoint=req.model, modes=modes, refiner=req.refiner,
                      refiner_switch_at=req.refiner_switch_at, vae=req.vae,
                      loras=tuple(loras),
-                     make_scheduler=lambda config: make_scheduler(req.sampler, config))
+                     make_scheduler=lambda config: make_scheduler(req.sampler, config,
+                                                                  req.scheduler))
 
 
 def prompts_and_loras(req: GenerationRequest):
@@ -181,19 +195,23 @@ def _run(m: JobBundle, req: GenerationRequest, progress: JobProgress | None,
             common = dict(num_inference_steps=req.steps, guidance_scale=req.cfg_scale,
                           generator=generators, callback_on_step_end=counter)
             kwargs = dict(common, output_type="latent")
-            kwargs.update(prompt_kwargs(pipe, clean_prompt, clean_negative, req.batch_size))
+            kwargs.update(prompt_kwargs(pipe, clean_prompt, clean_negative, req.batch_size,
+                                        req.clip_skip))
             kwargs.update(spec.call_kwargs(req, seeds, pipe))
             at_least_one_step(kwargs, kwargs["num_inference_steps"])
             if m.refiner:
                 kwargs["denoising_end"] = req.refiner_switch_at
+            counter.begin_image()
             counter.begin_call()
             with torch.inference_mode():
                 latents = pipe(**kwargs).images
-            if m.refiner:
+            if m.refiner and counter.skipped:  # a skipped image is not refined
+                counter.calls_left -= 1
+            elif m.refiner:
                 rkwargs = dict(common, image=latents, output_type="latent",
                                denoising_start=req.refiner_switch_at)
                 rkwargs.update(prompt_kwargs(m.refiner_pipe, clean_prompt, clean_negative,
-                                             req.batch_size))
+                                             req.batch_size, req.clip_skip))
                 counter.begin_call()
                 with torch.inference_mode():
                     latents = m.refiner_pipe(**rkwargs).images

@@ -25,6 +25,9 @@ class JobProgress:
     preview_every: int = 0  # live preview every N steps; 0 = off
     preview: object = None  # the latest preview (PIL image), for the job's owner only
     preview_step: int = 0
+    # Skip (A1111's): the image being made is finished as it is now, the job goes on
+    skip_event: threading.Event = field(default_factory=threading.Event)
+    skipped_images: int = 0
 
     def queued(self, position: int, eta: float | None) -> None:
         """Waiting in line at ``position``; listeners see it like a step."""
@@ -48,6 +51,18 @@ class JobProgress:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def skip(self) -> None:
+        """Finish the current image (batch) as it is and go on with the next one."""
+        self.skip_event.set()
+
+    def take_skip(self) -> bool:
+        """True once for each Skip pressed (the engine acts on it)."""
+        if self.skip_event.is_set():
+            self.skip_event.clear()
+            self.skipped_images += 1
+            return True
+        return False
 
     @property
     def stopped(self) -> bool:

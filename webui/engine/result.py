@@ -49,12 +49,20 @@ def base_params(req: GenerationRequest, seed: int, model_name: str, model_hash: 
     params = {
         "Steps": req.steps,
         "Sampler": req.sampler,
+    }
+    # A1111 1.9+ writes the schedule apart; Automatic is left out, so the sampler name alone
+    # means what it meant before (and what older readers take it for)
+    if req.scheduler != "Automatic":
+        params["Schedule type"] = req.scheduler
+    params.update({
         "CFG scale": fmt_number(req.cfg_scale),
         "Seed": seed,
         "Size": f"{width or req.width}x{height or req.height}",
         "Model hash": model_hash,
         "Model": model_name,
-    }
+    })
+    if req.clip_skip != 1:  # as A1111: only when not the default
+        params["Clip skip"] = req.clip_skip
     if req.batch_size > 1:
         params["Batch size"] = req.batch_size
         params["Batch pos"] = batch_pos

@@ -41,7 +41,11 @@ def request_from_record(row, vary_seed: bool = False):
         raise ValueError(f"re-run works for txt2img images; send this {row.mode} image to "
                          "its tab instead")
     seed = random.randint(0, RANDOM_SEED_MAX) if vary_seed else row.seed
+    params = row.params or {}
     return GenerationRequest(
         prompt=row.prompt, negative_prompt=row.negative_prompt, width=row.width,
         height=row.height, steps=row.steps, cfg_scale=row.cfg_scale, seed=seed,
-        sampler=row.sampler, model=row.model_name or None, mode="txt2img")
+        sampler=row.sampler, model=row.model_name or None, mode="txt2img",
+        # the schedule type and clip skip are in the full parameter set (A1111 infotext keys)
+        scheduler=params.get("Schedule type") or "Automatic",
+        clip_skip=int(params.get("Clip skip") or 1))

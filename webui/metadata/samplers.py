@@ -1,10 +1,10 @@
-"""Other tools' sampler names as ours (``webui.choices.SAMPLER_NAMES``, A1111's combined names).
+"""Other tools' sampler names as ours (``webui.choices.SAMPLERS`` + ``SCHEDULE_TYPES``).
 
 ComfyUI, Fooocus and SwarmUI store ``sampler_name`` + ``scheduler`` (``dpmpp_2m`` + ``karras``),
-A1111 1.9+ ``Sampler: DPM++ 2M`` + ``Schedule type: Karras``, InvokeAI ``dpmpp_2m_k`` (3.x+) or
-``k_lms`` (2.x), NovelAI ``k_euler_ancestral`` + ``noise_schedule``, Stability Matrix
-``Euler Ancestral Karras``. :func:`our_sampler` turns any of them into one of our names, or says
-why it cannot.
+A1111 1.9+ ``Sampler: DPM++ 2M`` + ``Schedule type: Karras``, A1111 before 1.9 one name
+(``DPM++ 2M Karras``), InvokeAI ``dpmpp_2m_k`` (3.x+) or ``k_lms`` (2.x), NovelAI
+``k_euler_ancestral`` + ``noise_schedule``, Stability Matrix ``Euler Ancestral Karras``.
+:func:`our_sampler` turns any of them into our sampler and schedule type, or says why it cannot.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from webui.choices import SAMPLER_NAMES
+from webui.choices import AUTOMATIC, SAMPLER_SCHEDULES, split_sampler_name
 
 # a normalised base name (lower case, "_" between words, no "k_"/"sample_" prefix) -> ours
 _BASES = {
@@ -24,18 +24,22 @@ _BASES = {
     "dpmpp_sde": "DPM++ SDE", "dpmpp_sde_gpu": "DPM++ SDE",
     "unipc": "UniPC", "uni_pc": "UniPC", "uni_pc_bh2": "UniPC",
 }
-# schedules that mean "the sampler's own default" (ComfyUI normal/simple/sgm_uniform, A1111
-# Automatic/Uniform, NovelAI native)
-_DEFAULT_SCHEDULES = {"", "normal", "automatic", "uniform", "native", "simple", "sgm_uniform",
-                      "default"}
+# schedules that mean "the sampler's own default" (ComfyUI normal/simple, A1111 Automatic,
+# NovelAI native)
+_DEFAULT_SCHEDULES = {"", "normal", "automatic", "native", "simple", "default"}
 _KARRAS = "karras"
+# a normalised schedule name -> our schedule type label
+_SCHEDULES = {"karras": "Karras", "exponential": "Exponential", "uniform": "Uniform",
+              "sgm_uniform": "SGM Uniform", "beta": "Beta"}
 
 
 @dataclass(frozen=True)
 class SamplerMatch:
-    """``name``: ours (None when there is no equivalent); ``notice``: what was not kept."""
+    """``name``: our sampler (None when there is no equivalent), ``scheduler``: our schedule
+    type label; ``notice``: what was not kept."""
 
     name: str | None
+    scheduler: str = AUTOMATIC
     notice: str | None = None
 
 
@@ -61,32 +65,31 @@ def _split(sampler: str, schedule: str | None) -> tuple[str, str]:
 
 
 def our_sampler(sampler: str | None, schedule: str | None = None) -> SamplerMatch:
-    """Our sampler name for another tool's sampler and schedule type.
+    """Our sampler and schedule type for another tool's sampler and schedule type.
 
-    An exact match wins; a sampler we have only with another schedule (``Euler a`` + Karras,
-    ``DPM++ SDE`` + normal) gives our nearest name and a notice; an unknown sampler gives
-    ``name=None`` and a notice.
+    A sampler we have with a schedule it cannot run (``Euler a`` + Karras) or a schedule we
+    lack (ComfyUI's ``kl_optimal``) gives our sampler with Automatic and a notice; an unknown
+    sampler gives ``name=None`` and a notice.
     """
     if not sampler or not sampler.strip():
         return SamplerMatch(None)
     sampler = sampler.strip()
-    if sampler in SAMPLER_NAMES and _normalise(schedule or "") in _DEFAULT_SCHEDULES:
-        return SamplerMatch(sampler)
     shown = f"{sampler} + {schedule}" if schedule else sampler
+    exact = split_sampler_name(sampler)  # ours, or A1111's "DPM++ 2M Karras"
     base, sched = _split(sampler, schedule)
-    ours = _BASES.get(base)
+    ours = exact[0] if exact else _BASES.get(base)
     if ours is None:
-        return SamplerMatch(None, f"sampler {shown!r} has no equivalent here")
-    karras = f"{ours} Karras"
-    if sched == _KARRAS:
-        if karras in SAMPLER_NAMES:
-            return SamplerMatch(karras)
-        return SamplerMatch(ours, f"{shown!r}: no Karras variant of {ours} here, "
-                                  f"the Karras schedule was skipped")
-    if sched not in _DEFAULT_SCHEDULES:
-        name = ours if ours in SAMPLER_NAMES else karras
-        return SamplerMatch(name, f"{shown!r}: schedule {schedule!r} has no equivalent here, "
-                                  f"{name} uses its own")
-    if ours in SAMPLER_NAMES:
-        return SamplerMatch(ours)
-    return SamplerMatch(karras, f"{shown!r}: {ours} exists here only as {karras}")
+        return SamplerMatch(None, notice=f"sampler {shown!r} has no equivalent here")
+    if exact and exact[1] != AUTOMATIC:
+        label = exact[1]
+    elif sched in _DEFAULT_SCHEDULES:
+        label = AUTOMATIC
+    elif sched in _SCHEDULES:
+        label = _SCHEDULES[sched]
+    else:
+        return SamplerMatch(ours, notice=f"{shown!r}: schedule {schedule!r} has no equivalent "
+                                         f"here, {ours} uses its own (Automatic)")
+    if label not in SAMPLER_SCHEDULES[ours]:
+        return SamplerMatch(ours, notice=f"{shown!r}: {ours} has no {label} schedule here, "
+                                         f"the {label} schedule was skipped")
+    return SamplerMatch(ours, label)

@@ -6,12 +6,17 @@ features, token embeddings are scaled by their weights (A1111's "Original" empha
 then restore the chunk's mean), and the chunks are concatenated along the sequence. The pooled
 embedding comes from ``text_encoder_2`` on the first chunk, as A1111 and SD.Next do. The
 refiner family has no ``text_encoder``: it uses ``text_encoder_2`` alone.
+
+Clip skip (A1111's "Clip skip", ``CLIP_stop_at_last_layers``) counts from that default: 1 is
+the penultimate layer SDXL was trained on, 2 skips one layer more, in both encoders (as
+diffusers' ``clip_skip`` does; ours is diffusers' + 1, A1111's numbering).
 """
 
 from __future__ import annotations
 
 import torch
 
+from webui.errors import RequestError
 from webui.prompting.chunks import Chunk, framed_ids, tokenize_weighted
 
 
@@ -25,13 +30,17 @@ def _pad_chunks(chunks: list[Chunk], n: int) -> list[Chunk]:
     return chunks + [Chunk() for _ in range(n - len(chunks))]
 
 
-def _encode_chunks(tokenizer, encoder, chunks: list[Chunk], device):
+def _encode_chunks(tokenizer, encoder, chunks: list[Chunk], device, clip_skip: int = 1):
     """(hidden states (1, 77*len(chunks), dim), pooled output of the first chunk)."""
     states, pooled = [], None
     for chunk in chunks:
         ids, weights = framed_ids(tokenizer, chunk)
         out = encoder(torch.tensor([ids], device=device), output_hidden_states=True)
-        z = out.hidden_states[-2]
+        # hidden_states[0] is the token embedding, [-1] the last layer's output
+        if clip_skip + 1 >= len(out.hidden_states):
+            raise RequestError(f"clip skip {clip_skip} is too large for this model: its text "
+                               f"encoder has {len(out.hidden_states) - 1} layers")
+        z = out.hidden_states[-1 - clip_skip]
         w = torch.tensor(weights, device=device, dtype=z.dtype)
         if not torch.all(w == 1):
             mean = z.mean()
@@ -43,7 +52,7 @@ def _encode_chunks(tokenizer, encoder, chunks: list[Chunk], device):
     return torch.cat(states, dim=1), pooled
 
 
-def encode_prompt_pair(pipe, prompt: str, negative: str) -> dict:
+def encode_prompt_pair(pipe, prompt: str, negative: str, clip_skip: int = 1) -> dict:
     """SDXL embeddings of one prompt and its negative (batch 1), with equal chunk counts."""
     device = getattr(pipe, "_execution_device", None) or pipe.device
     encoders = _encoders(pipe)
@@ -54,7 +63,8 @@ def encode_prompt_pair(pipe, prompt: str, negative: str) -> dict:
     for key, which in (("", 0), ("negative_", 1)):
         hidden, pooled = [], None
         for (tok, enc), pair in zip(encoders, tokenized):
-            z, p = _encode_chunks(tok, enc, _pad_chunks(pair[which], n_chunks), device)
+            z, p = _encode_chunks(tok, enc, _pad_chunks(pair[which], n_chunks), device,
+                                  clip_skip)
             hidden.append(z)
             pooled = p  # the last encoder (text_encoder_2) gives the pooled embedding
         out[f"{key}prompt_embeds"] = torch.cat(hidden, dim=-1)
@@ -66,8 +76,8 @@ def encode_prompt_pair(pipe, prompt: str, negative: str) -> dict:
     return out
 
 
-def prompt_kwargs(pipe, prompt: str, negative: str, n: int) -> dict:
+def prompt_kwargs(pipe, prompt: str, negative: str, n: int, clip_skip: int = 1) -> dict:
     """Prompt inputs of one pipeline call for ``n`` images (A1111 weighting, no truncation)."""
     with torch.no_grad():
-        pair = encode_prompt_pair(pipe, prompt, negative)
+        pair = encode_prompt_pair(pipe, prompt, negative, clip_skip)
     return {k: v.repeat(n, *([1] * (v.dim() - 1))) for k, v in pair.items()}

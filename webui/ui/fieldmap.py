@@ -65,9 +65,12 @@ def common_inputs(controls: CommonControls) -> dict:
 
 
 def model_inputs(controls: CommonControls) -> dict:
-    """Refiner, its switch point and the VAE: the keywords every endpoint takes last."""
+    """Refiner, its switch point, the VAE, then schedule type and clip skip (added after the
+    others, so callers that pass the earlier keywords by position keep working): the
+    keywords every endpoint takes last."""
     return {"refiner": controls.refiner, "refiner_switch_at": controls.refiner_switch_at,
-            "vae": controls.vae}
+            "vae": controls.vae, "scheduler": controls.scheduler,
+            "clip_skip": controls.clip_skip}
 
 
 def clean_value(ctx, field: str, value):

@@ -15,7 +15,7 @@ from webui.ui.pnginfo import build_pnginfo_tab
 from webui.ui.settings_tab import build_settings_tab
 from webui.ui.sendto import wire_sources
 from webui.ui.txt2img import build_txt2img_tab
-from webui.ui.widgets import user_defaults
+from webui.ui.widgets import user_defaults, wire_reuse_seed
 
 MODE_TABS = {"txt2img": build_txt2img_tab, "img2img": build_img2img_tab,
              "inpaint": build_inpaint_tab, "outpaint": build_outpaint_tab}
@@ -33,6 +33,7 @@ def build_ui(ctx) -> gr.Blocks:
             for mode, build in MODE_TABS.items():
                 with gr.Tab(mode, id=mode):
                     built[mode] = build(ctx)
+                    wire_reuse_seed(built[mode].controls, built[mode].output)
             with gr.Tab("Gallery", id="history") as history_tab:
                 gallery = build_gallery_tab(ctx)
             with gr.Tab("PNG Info", id="pnginfo"):

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 import gradio as gr
 from PIL import Image
 
-from webui.choices import SAMPLER_NAMES
 from webui.metadata.infotext import parse_infotext
 from webui.metadata.samplers import our_sampler
 from webui.history.reuse import SEND_TARGETS
@@ -33,7 +32,8 @@ log = logging.getLogger(__name__)
 
 #: the fields a tab can take, in the order ``field_updates`` returns them
 FIELD_NAMES = ("prompt", "negative_prompt", "styles", "width", "height", "steps", "cfg_scale",
-               "seed", "sampler", "model", "denoising_strength", "image")
+               "seed", "sampler", "scheduler", "clip_skip", "model", "denoising_strength",
+               "image")
 #: a send-to field a tab fills from another of its inputs: txt2img's Hires fix denoising
 #: strength is what its infotext's "Denoising strength" means
 FIELD_FALLBACKS = {"denoising_strength": "hr_denoising_strength"}
@@ -119,13 +119,16 @@ def fields_from_infotext(text: str, image: str | None, mode: str | None) -> dict
             pass
     for key, name, kind in (("Steps", "steps", int), ("CFG scale", "cfg_scale", float),
                             ("Seed", "seed", int), ("Sampler", "sampler", str),
-                            ("Schedule type", "scheduler", str), ("Model", "model", str),
+                            ("Schedule type", "scheduler", str), ("Clip skip", "clip_skip", int),
+                            ("Model", "model", str),
                             ("Denoising strength", "denoising_strength", float)):
         try:
             if key in p:
                 out[name] = kind(p[key])
         except ValueError:
             log.debug("ignoring %s=%r", key, p[key])
+    if "Sampler" in p:  # an A1111 infotext without the key means Clip skip 1 (A1111 too)
+        out.setdefault("clip_skip", 1)
     if p.get("Styles"):
         out["styles"] = [s.strip() for s in p["Styles"].split(",") if s.strip()]
     return out
@@ -177,9 +180,12 @@ def prepare_fields(fields: dict | None, ctx) -> dict | None:
     notices = list(out.get("notices") or [])
     scheduler = out.pop("scheduler", None)
     sampler = out.get("sampler")
-    if sampler is not None and (sampler not in SAMPLER_NAMES or scheduler):
+    if sampler is not None:
+        # both dropdowns: a sampler sent without a schedule type ("Euler a", an old
+        # infotext's "DPM++ 2M Karras") sets Schedule type too, never leaves an old one
         match = our_sampler(str(sampler), scheduler)
         out["sampler"] = match.name
+        out["scheduler"] = match.scheduler if match.name else None
         if match.notice:
             notices.append(match.notice + ("" if match.name else
                                            "; the Sampling method was left as it was"))

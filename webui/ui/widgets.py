@@ -12,13 +12,13 @@ from math import gcd
 import gradio as gr
 
 from webui.caller import resolve_caller
-from webui.choices import SAMPLER_NAMES
+from webui.choices import AUTOMATIC, SAMPLERS, SCHEDULE_TYPES, split_sampler_name
 from webui.engine.progress import JobProgress
 from webui.models.loader import ModelLoadError
 from webui.models.registry import ModelNotFound
 from webui.queue import QueueFull
 from webui.user_settings import preview_interval
-from webui.request import SIZE_PRESETS, GenerationRequest, RequestError
+from webui.request import MAX_CLIP_SKIP, SIZE_PRESETS, GenerationRequest, RequestError
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ class CommonControls:
     width: gr.Slider
     height: gr.Slider
     sampler: gr.Dropdown
+    scheduler: gr.Dropdown
+    clip_skip: gr.Slider
     steps: gr.Slider
     cfg_scale: gr.Slider
     seed: gr.Number
@@ -59,11 +61,13 @@ class CommonControls:
     refiner: gr.Dropdown
     refiner_switch_at: gr.Slider
     vae: gr.Dropdown
+    random_seed: gr.Button  # 🎲: seed -1
+    reuse_seed: gr.Button  # ♻️: the seed of the tab's last job (see ``wire_reuse_seed``)
 
     def default_targets(self) -> list:
         """The controls the Settings tab's defaults apply to, in ``user_defaults`` order."""
-        return [self.model, self.refiner, self.sampler, self.steps, self.cfg_scale,
-                self.width, self.height]
+        return [self.model, self.refiner, self.sampler, self.scheduler, self.steps,
+                self.cfg_scale, self.width, self.height]
 
 
 NONE = "None"
@@ -76,7 +80,8 @@ def none_if_unset(value: str | None) -> str | None:
 
 def user_defaults(ctx) -> list:
     """Defaults for new jobs from the Settings tab (when the app has one), within the limits:
-    [model, refiner, sampler, steps, cfg_scale, width, height]."""
+    [model, refiner, sampler, schedule type, steps, cfg_scale, width, height]. A default
+    sampler that names its schedule ("DPM++ 2M Karras") fills both dropdowns."""
     limits = ctx.settings.limits
     manager = ctx.manager
     current = ctx.user_settings.current
@@ -86,9 +91,9 @@ def user_defaults(ctx) -> list:
     model = model if model in names else ctx.checkpoint.current()
     refiner = get("default_refiner", NONE)
     refiner = refiner if refiner in manager.refiner_names() else NONE
-    sampler = get("sampler", "Euler a")
+    sampler, scheduler = split_sampler_name(get("sampler", "Euler a")) or ("Euler a", AUTOMATIC)
     size = lambda v: min(max(int(v) // 8 * 8, limits.min_size), limits.max_size)  # noqa: E731
-    return [model, refiner, sampler if sampler in SAMPLER_NAMES else "Euler a",
+    return [model, refiner, sampler, scheduler,
             min(int(get("steps", 20)), limits.max_steps),
             min(float(get("cfg_scale", 7.0)), limits.max_cfg),
             size(get("width", 1024)), size(get("height", 1024))]
@@ -102,7 +107,8 @@ def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
     """
     limits = ctx.settings.limits
     manager = ctx.manager
-    d_model, d_refiner, d_sampler, d_steps, d_cfg, d_width, d_height = user_defaults(ctx)
+    (d_model, d_refiner, d_sampler, d_scheduler, d_steps, d_cfg, d_width,
+     d_height) = user_defaults(ctx)
     names = manager.checkpoint_names()
     if tab == "img2img":
         names = names + [n for n in manager.refiner_names() if n not in names]
@@ -120,14 +126,24 @@ def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
         height = gr.Slider(limits.min_size, limits.max_size, value=d_height, step=8,
                            label="Height", scale=2, elem_id=f"{tab}_height")
     with gr.Row():
-        sampler = gr.Dropdown(SAMPLER_NAMES, value=d_sampler, label="Sampling method",
+        sampler = gr.Dropdown(SAMPLERS, value=d_sampler, label="Sampling method",
                               elem_id=f"{tab}_sampler")
+        # A1111 1.9+: the schedule apart from the sampler (Automatic: the sampler's own)
+        scheduler = gr.Dropdown(list(SCHEDULE_TYPES.values()), value=d_scheduler,
+                                label="Schedule type", elem_id=f"{tab}_scheduler")
         steps = gr.Slider(1, limits.max_steps, value=d_steps, step=1, label="Sampling steps",
                           elem_id=f"{tab}_steps")
-    cfg = gr.Slider(0, limits.max_cfg, value=d_cfg, step=0.5, label="CFG Scale",
-                    elem_id=f"{tab}_cfg_scale")
     with gr.Row():
-        seed = gr.Number(-1, label="Seed (-1 = random)", precision=0, elem_id=f"{tab}_seed")
+        cfg = gr.Slider(0, limits.max_cfg, value=d_cfg, step=0.5, label="CFG Scale",
+                        elem_id=f"{tab}_cfg_scale", scale=3)
+        clip_skip = gr.Slider(1, MAX_CLIP_SKIP, value=1, step=1, label="Clip skip",
+                              info="1 = SDXL's own layer; 2 skips one more",
+                              elem_id=f"{tab}_clip_skip", scale=1)
+    with gr.Row():
+        seed = gr.Number(-1, label="Seed (-1 = random)", precision=0, elem_id=f"{tab}_seed",
+                         scale=3)
+        random_seed = gr.Button("🎲", scale=0, min_width=40, elem_id=f"{tab}_random_seed")
+        reuse_seed = gr.Button("♻️", scale=0, min_width=40, elem_id=f"{tab}_reuse_seed")
         # a slider needs max > min: with a cap of 1 (the demo) it shows 1 and is locked
         batch_count = gr.Slider(1, max(2, limits.max_batch_count), value=1, step=1,
                                 label="Batch count", elem_id=f"{tab}_batch_count",
@@ -160,10 +176,23 @@ def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
                 gr.update(choices=[NONE] + manager.vae_names()))
 
     preset.change(on_preset, preset, [width, height], api_visibility="private", queue=False)
+    # in the page alone: a click answers at once, even while a job holds the queue
+    random_seed.click(None, None, seed, js="() => -1", api_visibility="private", queue=False)
     refresh.click(refresh_models, None, [model, no_model, refiner, vae],
                   api_visibility="private")
-    return CommonControls(model, width, height, sampler, steps, cfg, seed, batch_size,
-                          batch_count, refiner, switch_at, vae)
+    return CommonControls(model, width, height, sampler, scheduler, clip_skip, steps, cfg, seed,
+                          batch_size, batch_count, refiner, switch_at, vae, random_seed,
+                          reuse_seed)
+
+
+def wire_reuse_seed(controls: CommonControls, output: OutputPanel) -> None:
+    """♻️ puts the seed the tab's last job used ("Seed used": the selected image's, the
+    first one's until another is picked) into the Seed box; before any job it leaves the
+    box as it is."""
+    controls.reuse_seed.click(
+        None, [output.used_seed, controls.seed], controls.seed,
+        js="(used, seed) => (used === null || used === undefined || used === '') ? seed : used",
+        api_visibility="private", queue=False)
 
 
 def lora_picker(ctx, tab: str, prompt: gr.Textbox) -> gr.Dropdown:
@@ -314,6 +343,18 @@ def stop_button(ctx, tab: str) -> gr.Button:
     return btn
 
 
+def skip_button(ctx, tab: str) -> gr.Button:
+    """A1111's Skip: the caller's own job finishes the image it is making as it is now (it
+    is kept and saved) and goes on with the next one of the batch count."""
+    btn = gr.Button("Skip", elem_id=f"{tab}_skip")
+
+    def skip(request: gr.Request = None):
+        ctx.jobs.skip(resolve_caller(ctx, request))
+
+    btn.click(skip, None, None, api_name="skip" if tab == "txt2img" else False, queue=False)
+    return btn
+
+
 def tab_header(ctx, tab: str):
     """The top row of a generation tab: prompt box (with token counter, styles and the LoRA
     picker) beside Generate and Stop. Returns (prompt box, Generate button)."""
@@ -325,5 +366,7 @@ def tab_header(ctx, tab: str):
             lora_picker(ctx, tab, box.prompt)
         with gr.Column(scale=1):
             generate = gr.Button("Generate", variant="primary", elem_id=f"{tab}_generate")
-            stop_button(ctx, tab)
+            with gr.Row():
+                stop_button(ctx, tab)
+                skip_button(ctx, tab)
     return box, generate
