@@ -10,12 +10,19 @@ def main(argv: list[str] | None = None) -> None:
     from webui.config import parse_settings
 
     settings = parse_settings(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from webui.server.console import setup_console
+
+    setup_console(logging.INFO)
     from webui.app import create_context
     from webui.server.uvicorn_server import serve
 
     ctx = create_context(settings)  # loads no model: models load on first use
     serve(ctx)
+    # served and shut down: the interpreter's last garbage collection over every object of
+    # torch, diffusers and gradio would keep a stopped app around for seconds; skip it
+    import gc
+
+    gc.freeze()
 
 
 if __name__ == "__main__":

@@ -158,3 +158,122 @@ def test_gpu_speed_flags(monkeypatch):
 
 def test_max_image_pixels_flag_reaches_the_settings():
     assert parse_settings(["--max-image-pixels", "12345"]).limits.max_image_pixels == 12345
+
+
+def _serve_until_up(proc, port: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
+            return
+        except OSError:
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.monotonic() < deadline, f"app did not start in {timeout:g} s"
+            time.sleep(0.5)
+
+
+def test_listen_prints_the_lan_addresses(tiny_models_dir, tmp_path):
+    """``--listen`` tells the URL another device types: this machine's network addresses."""
+    import ipaddress
+    import signal
+    import socket
+
+    import psutil
+
+    from tests.helpers import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "launch.py", "--listen", "--auth", "ann:pw", "--port", str(port),
+         "--models-dir", str(tiny_models_dir), "--outputs-dir", str(tmp_path / "o"),
+         "--data-dir", str(tmp_path / "d")], cwd=ROOT, env=dict(os.environ, HF_HUB_OFFLINE="1"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _serve_until_up(proc, port)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    lan = [a.address for addrs in psutil.net_if_addrs().values() for a in addrs
+           if a.family == socket.AF_INET and not ipaddress.ip_address(a.address).is_loopback
+           and not ipaddress.ip_address(a.address).is_link_local]
+    network_line = next(line for line in out.splitlines() if "On your network:" in line)
+    if lan:
+        for ip in lan:
+            assert f"http://{ip}:{port}/" in network_line
+    else:
+        assert "no network address found" in network_line
+    assert "127.0.0.1" not in network_line
+    # without --listen only loopback serves, and no network line is printed
+    assert "On your network" not in run_launch("--help").stdout
+
+
+def test_console_one_line_per_mistake_no_noise_and_a_quiet_ctrl_c(tiny_models_dir, tmp_path):
+    """What the console shows through a session: a user's mistake (bad size, unknown or
+    offline hub checkpoint; by the UI and the API) is one line, not a traceback; LoRA
+    switches, fp16 VAE upcasts and model loads print no third-party chatter; Ctrl-C with
+    a tab open (its event stream connected) ends at once, with no traceback."""
+    import http.client
+    import json
+    import signal
+
+    from gradio_client import Client
+
+    from tests.helpers import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "launch.py", "--api", "--port", str(port), "--models-dir",
+         str(tiny_models_dir), "--outputs-dir", str(tmp_path / "o"), "--data-dir",
+         str(tmp_path / "d"), "--device", "cpu", "--dtype", "fp16", "--ckpt", "tiny-sdxl-a"],
+        cwd=ROOT, env=dict(os.environ, HF_HUB_OFFLINE="1"), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    stopped_in = None
+    try:
+        _serve_until_up(proc, port)
+
+        def api(body: dict) -> int:
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{port}/sdapi/v1/txt2img", data=json.dumps(
+                    {"prompt": "x", "steps": 1, "width": 64, "height": 64} | body).encode(),
+                headers={"Content-Type": "application/json"})
+            try:
+                return urllib.request.urlopen(req, timeout=120).status
+            except urllib.error.HTTPError as err:
+                return err.code
+
+        # two LoRAs on one module (peft's "Already found a peft_config"), fp16 VAE upcast
+        # (diffusers' "should be kept in float32: []"), first loads (progress bars)
+        assert api({"prompt": "x <lora:tiny-lora-a:1>"}) == 200
+        assert api({"prompt": "x <lora:tiny-lora-b:1>"}) == 200
+        assert api({"width": 100}) == 400
+        assert api({"override_settings": {"sd_model_checkpoint": "no-such-model"}}) == 404
+        ui = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        for kw in ({"width": 100}, {"model": "stabilityai/stable-diffusion-xl-base-1.0"}):
+            with pytest.raises(Exception, match="multiple of 8|runs offline"):
+                ui.predict(prompt="x", steps=1, **({"width": 64, "height": 64} | kw),
+                           api_name="/txt2img")
+        # a tab's heartbeat stream stays open until the server ends it
+        tab = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        tab.request("GET", "/gradio_api/heartbeat/console-test")
+        assert tab.getresponse().status == 200
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        stopped_in = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            out, _ = proc.communicate()
+    assert "Traceback" not in out, out
+    assert proc.returncode == 0, out
+    assert stopped_in < 4.5, f"Ctrl-C took {stopped_in:.1f} s (waited for open streams)"
+    assert out.rstrip().endswith("Stopped."), out[-500:]
+    lines = out.splitlines()
+    mistakes = {"width must be a multiple of 8, got 100": 2,  # the API's and the UI's
+                "'no-such-model' not found": 1, "runs offline (HF_HUB_OFFLINE is set)": 1}
+    for text, times in mistakes.items():
+        assert sum(text in line for line in lines) == times, (text, out)
+    for noise in ("kept in float32", "peft_config", "Loading pipeline components",
+                  "Loading weights", "requires torchvision", "setup plugin", "it/s]",
+                  "Deprecat", "FutureWarning", "ERROR"):
+        assert noise not in out, (noise, out)

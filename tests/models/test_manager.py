@@ -242,6 +242,13 @@ def test_refiner_refuses_txt2img_with_clear_message(tiny_models_dir):
 def test_hub_id_offline_is_a_clear_error_without_network(tiny_models_dir, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     manager = manager_for(tiny_models_dir)
-    with pytest.raises(ModelLoadError, match="is a hub id and this app runs offline"):
+    with pytest.raises(ModelLoadError) as refused:
         manager.preload("stabilityai/stable-diffusion-xl-base-1.0")
     assert manager.cached_names() == []
+    # complete in itself: what is wrong and both ways out, with the command to type
+    said = str(refused.value)
+    assert "hub id" in said and "runs offline (HF_HUB_OFFLINE is set)" in said
+    assert "without HF_HUB_OFFLINE" in said
+    assert ("hf download stabilityai/stable-diffusion-xl-base-1.0 --include" in said
+            and "--local-dir stable-diffusion-xl-base-1.0" in said)
+    assert "Stable-diffusion/" in said and "Refresh" in said

@@ -50,6 +50,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestError)
     async def on_request_error(request: Request, exc: RequestError):
+        log.warning("%s refused: %s", request.url.path, exc)  # one line, no traceback
         return _error(request, 400, str(exc))
 
     @app.exception_handler(QueueFull)
@@ -62,6 +63,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ModelNotFound)
     async def on_model_not_found(request: Request, exc: ModelNotFound):
+        log.warning("%s refused: %s", request.url.path, exc)
         return _error(request, 404, str(exc), "not_found" if is_stability_path(
             request.url.path) else "ModelNotFound")
 

@@ -150,16 +150,27 @@ def load_pipeline(info: ModelInfo, dtype: torch.dtype):
     return pipe
 
 
+def offline_hub_message(repo_id: str) -> str:
+    """Why a hub id cannot load offline and both ways to get it, complete in itself."""
+    folder = repo_id.rsplit("/", 1)[-1]
+    return (
+        f"{repo_id} is a Hugging Face hub id, and this app runs offline (HF_HUB_OFFLINE is "
+        "set), so it cannot download it. Either start the app without HF_HUB_OFFLINE (it is "
+        "then downloaded once into the Hugging Face cache), or on a machine that is online "
+        f"run: hf download {repo_id} --include \"*.json\" --include \"*.txt\" "
+        "--include \"*/diffusion_pytorch_model.safetensors\" "
+        f"--include \"*/model.safetensors\" --local-dir {folder} , copy the folder {folder} "
+        "into Stable-diffusion/ in the models folder (--models-dir, default models/), press "
+        f"Refresh and choose {folder}.")
+
+
 def _load_from_hub(cls, info: ModelInfo, dtype: torch.dtype):
     """A hub id (``stabilityai/stable-diffusion-xl-base-1.0``): fetched into the hub cache
     when online (safetensors only), read from that cache afterwards."""
     import os
 
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}:
-        raise ModelLoadError(
-            f"{info.name} is a hub id and this app runs offline (HF_HUB_OFFLINE is set); "
-            "download it on a machine that is online into models/Stable-diffusion/ as a "
-            "folder, or unset HF_HUB_OFFLINE")
+        raise ModelLoadError(offline_hub_message(info.name))
     try:
         pipe = cls.from_pretrained(info.name, dtype=dtype, use_safetensors=True,
                                    add_watermarker=False)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
+
+import uvicorn
 
 from webui.app import AppContext, startup_warnings
 from webui.server.assembly import build_server
@@ -13,18 +16,58 @@ from webui.server.share import open_share_link
 log = logging.getLogger(__name__)
 
 
+def lan_addresses() -> list[str]:
+    """This machine's IPv4 addresses that other machines can reach (loopback and link-local
+    169.254.x.x left out), as ``--listen`` users type them into another device's browser."""
+    import ipaddress
+
+    import psutil
+
+    found = []
+    for addrs in psutil.net_if_addrs().values():
+        for a in addrs:
+            if a.family != socket.AF_INET:
+                continue
+            ip = ipaddress.ip_address(a.address)
+            if not (ip.is_loopback or ip.is_link_local) and a.address not in found:
+                found.append(a.address)
+    return found
+
+
+def _log_urls(host: str, port: int, local_url: str) -> None:
+    """``Running on`` the local URL; when bound to all interfaces, also the LAN URLs."""
+    log.info("Running on %s", local_url)
+    if host != "0.0.0.0":
+        return
+    urls = [f"http://{ip}:{port}/" for ip in lan_addresses()]
+    if urls:
+        log.info("On your network: %s", "  ".join(urls))
+    else:
+        log.info("On your network: no network address found (is this machine connected?)")
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn's server, calling ``before_shutdown`` as it starts shutting down."""
+
+    def __init__(self, config, before_shutdown):
+        super().__init__(config)
+        self.before_shutdown = before_shutdown
+
+    async def shutdown(self, sockets=None):
+        self.before_shutdown()
+        await super().shutdown(sockets=sockets)
+
+
 class Server:
     """A running server: ``local_url``, ``app``, ``demo`` (None with --nowebui), ``close()``."""
 
     def __init__(self, app, demo, host: str, port: int):
-        import uvicorn
-
         self.app, self.demo, self.host, self.port = app, demo, host, port
         shown = "127.0.0.1" if host == "0.0.0.0" else host
         self.local_url = f"http://{shown}:{port}/"
         config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                                 timeout_graceful_shutdown=5)
-        self._server = uvicorn.Server(config)
+        self._server = _Uvicorn(config, before_shutdown=self._end_page_streams)
         self._thread = None
         self.share_url: str | None = None
         self.on_start = None  # called once serving (e.g. to open a share link)
@@ -39,11 +82,28 @@ class Server:
         if self.on_start is not None:
             threading.Thread(target=wait_then_call, name="webui-on-start", daemon=True).start()
 
+    def _end_page_streams(self) -> None:
+        """Close the event streams every open tab holds (Gradio's heartbeat and queue
+        streams), so shutdown does not wait for them and cancel them with tracebacks."""
+        if self.demo is None:
+            return
+        from webui.server.assembly import gradio_app_of
+
+        self.demo._queue.close()  # queue streams send "server stopped" and end
+        self.demo.is_running = False
+        gradio_app = gradio_app_of(self.app)
+        if gradio_app is not None:
+            gradio_app.stop_event.set()  # heartbeat streams end
+
     def run(self) -> None:
-        """Serve in this thread until interrupted (Ctrl-C)."""
-        log.info("Running on %s", self.local_url)
+        """Serve in this thread until interrupted (Ctrl-C), which ends it quietly."""
+        _log_urls(self.host, self.port, self.local_url)
         self._after_start()
-        self._server.run()
+        try:
+            self._server.run()
+        except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled
+            pass
+        log.info("Stopped.")
 
     def start(self, timeout: float = 60.0) -> "Server":
         """Serve in a background thread; return once it accepts connections."""
@@ -58,7 +118,7 @@ class Server:
                 self.close()
                 raise TimeoutError(f"server did not start in {timeout:g} s")
             time.sleep(0.05)
-        log.info("Running on %s", self.local_url)
+        _log_urls(self.host, self.port, self.local_url)
         if self.on_start is not None:
             self.on_start()
         return self

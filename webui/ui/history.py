@@ -33,7 +33,8 @@ def parse_day(text: str | None) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise gr.Error(f"dates are written YYYY-MM-DD, got {text[:40]!r}") from None
+        raise gr.Error(f"dates are written YYYY-MM-DD, got {text[:40]!r}",
+                       print_exception=False) from None
 
 
 def build_query(text, mode, model, size, starred, board, sort, day_from, day_to, page) -> GalleryQuery:

@@ -19,7 +19,7 @@ def read_upload(ctx, source, what: str) -> Image.Image | None:
     try:
         return open_image(source, max_pixels(ctx), what)
     except RequestError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(str(exc), print_exception=False) from None
 
 
 def size_of_upload(ctx, path):

@@ -52,7 +52,7 @@ def from_editor(values: dict) -> dict:
     ``invert_mask`` the mask mode."""
     background, drawn = editor_parts(values["image"])
     if background is None:
-        raise gr.Error("inpaint needs an image: upload one above")
+        raise gr.Error("inpaint needs an image: upload one above", print_exception=False)
     return {**values, "image": background,
             "mask": drawn if drawn is not None else values["mask"],
             "invert_mask": values["invert_mask"] == MASK_MODES[1]}

@@ -22,7 +22,8 @@ def fill_to_content(values: dict) -> dict:
     """``fill`` ("edge extension" / "noise") as the masked content it stands for."""
     fill = values.get("fill")
     if fill not in FILLS:
-        raise gr.Error(f"unknown fill {fill!r}; choose one of: {', '.join(FILLS)}")
+        raise gr.Error(f"unknown fill {fill!r}; choose one of: {', '.join(FILLS)}",
+                       print_exception=False)
     return {**values, "fill": FILLS[fill]}
 
 

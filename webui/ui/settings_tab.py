@@ -68,7 +68,7 @@ def build_settings_tab(ctx) -> dict:
                 preview_v, request: gr.Request = None):
         why = refusal(ctx, request)
         if why:
-            raise gr.Error(why)
+            raise gr.Error(why, print_exception=False)
         try:
             new = store.save(
                 default_model=None if model_v in (None, "", NONE) else model_v,
@@ -78,7 +78,7 @@ def build_settings_tab(ctx) -> dict:
                 filename_pattern=(pattern_v or "").strip() or "[seed]",
                 live_preview_every=int(preview_v))
         except RequestError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         log.info("settings saved")
         return f"Saved. New images: {new.output_format.upper()}, named " \
                f"`NNNNN-{new.filename_pattern}`."

@@ -300,7 +300,7 @@ def job_stream(ctx, req: GenerationRequest, request: gr.Request | None, progress
         exc = box["error"]
         if isinstance(exc, user_errors):
             log.warning("%s refused: %s", req.mode, exc)
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None  # logged above
         raise exc
     yield box["outcome"]
 
