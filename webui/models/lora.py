@@ -25,6 +25,16 @@ def extract_lora_tags(prompt: str) -> tuple[str, list[tuple[str, float]]]:
     return strip_lora_tags(prompt), list(found.items())
 
 
+def lora_names(prompt: str) -> list[str]:
+    """The LoRA names tagged in ``prompt``, in order, each once (never raising)."""
+    names: list[str] = []
+    for m in _TAG.finditer(prompt or ""):
+        name = m.group(1).strip()
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
 def strip_lora_tags(prompt: str) -> str:
     """``prompt`` without its ``<lora:…>`` tags (what the text encoders see), never raising
     (for the token counter, while the user is still typing a tag's weight)."""

@@ -37,6 +37,7 @@ def build_server(ctx: AppContext):
     from webui.server.middleware import (FileGuardMiddleware, LoginPageGuard,
                                          VisitorCookieMiddleware, visitor_of)
     from webui.ui.layout import build_ui
+    from webui.ui.page import PAGE_CSS, PAGE_JS
 
     demo = build_ui(ctx)
     demo.queue(default_concurrency_limit=1, max_size=s.max_queue)
@@ -49,7 +50,7 @@ def build_server(ctx: AppContext):
     app = gr.mount_gradio_app(app, demo, path="/", server_name=s.host,
                               server_port=s.port,
                               allowed_paths=[str(s.outputs_dir.resolve())], show_error=True,
-                              **login)
+                              css=PAGE_CSS, js=PAGE_JS, **login)
     app.add_middleware(FileGuardMiddleware, ctx=ctx,
                        gradio_app_getter=functools.partial(gradio_app_of, app))
     if ctx.users.enabled:

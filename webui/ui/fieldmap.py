@@ -23,8 +23,9 @@ import gradio as gr
 
 from webui.request import GenerationRequest
 from webui.ui.image_modes import read_upload
+from webui.ui.page import notify_js
 from webui.ui.sendto import SendSource
-from webui.ui.widgets import CommonControls, OutputPanel, none_if_unset
+from webui.ui.widgets import SHOW_SEED_JS, CommonControls, OutputPanel, none_if_unset
 
 #: documented endpoint keywords that are not ``GenerationRequest`` attribute names
 ALIASES = {"image": "init_image", "left": "outpaint_left", "right": "outpaint_right",
@@ -149,5 +150,10 @@ def wire_generate(button: gr.Button, handler, inputs: dict, output: OutputPanel,
                                                                              "progress")]
     if names != list(inputs):
         raise ValueError(f"handler takes {names}, the map has {list(inputs)}")
+    # one progress bar, drawn in the panel's progress area: over the gallery it would hide
+    # the live previews
     button.click(handler, list(inputs.values()), output.outputs(), concurrency_limit=None,
-                 **event)
+                 show_progress_on=[output.progress], **event).then(
+        None, output.used_seed, output.seed_shown, js=SHOW_SEED_JS, api_visibility="private",
+        queue=False).then(
+        None, None, None, js=notify_js(output.tab), api_visibility="private", queue=False)

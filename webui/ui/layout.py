@@ -11,6 +11,7 @@ from webui.ui.img2img import build_img2img_tab
 from webui.ui.inpaint import build_inpaint_tab
 from webui.ui.models_tab import build_models_tab
 from webui.ui.outpaint import build_outpaint_tab
+from webui.ui.page import NOTIFY_LOAD_JS
 from webui.ui.pnginfo import build_pnginfo_tab
 from webui.ui.settings_tab import build_settings_tab
 from webui.ui.sendto import wire_sources
@@ -53,6 +54,8 @@ def build_ui(ctx) -> gr.Blocks:
         demo.load(gallery.load, None, gallery.outputs, api_visibility="private")
         settings_tab.select(user_settings["load"], None, user_settings["fields"],
                             api_visibility="private")
+        demo.load(None, None, user_settings["notify"], js=NOTIFY_LOAD_JS,
+                  api_visibility="private", queue=False)
     return demo
 
 

@@ -74,15 +74,25 @@ class SendSource:
         return self.to_payload(*values) if self.to_payload is not None else values[0]
 
 
-def send_buttons(tab: str, targets=SEND_TARGETS) -> SendSource:
-    """A row of "Send to ..." buttons plus a "Send parameters back" one, and their payload."""
+def send_label(target: str) -> str:
+    """A send button's words: what it sends, and where (txt2img takes no image)."""
+    if target == "txt2img":
+        return "Use parameters in txt2img"
+    return f"Send image and parameters to {target}"
+
+
+def send_buttons(tab: str, targets=SEND_TARGETS,
+                 back_label: str = "Use parameters in the tab that made it",
+                 back_visible: bool = True) -> SendSource:
+    """A row of "Send ... to <tab>" buttons plus a "send parameters back" one (to the tab
+    that made the image), and their payload."""
     payload = gr.State(None)
     buttons = {}
     with gr.Row():
         for target in targets:
-            buttons[target] = gr.Button(f"Send to {target}", size="sm",
+            buttons[target] = gr.Button(send_label(target), size="sm",
                                         elem_id=f"{tab}_send_to_{target}")
-        buttons[MADE_IT] = gr.Button("Send parameters back", size="sm",
+        buttons[MADE_IT] = gr.Button(back_label, size="sm", visible=back_visible,
                                      elem_id=f"{tab}_send_back")
     return SendSource(payload, buttons)
 
@@ -269,7 +279,10 @@ def show_notices(target: str, notices: list[str]) -> None:
 def result_source(tab: str, gallery: gr.Gallery) -> SendSource:
     """Send buttons under a tab's output gallery: they send the selected image (the first
     until one is picked), read from the gallery at the moment of the click."""
-    send = send_buttons(tab)
+    # the "back" button fills this tab's fields, keeping its input image; in txt2img it
+    # would do what "Use parameters in txt2img" does
+    send = send_buttons(tab, back_label=f"Use parameters in {tab} (keep its image)",
+                        back_visible=tab != "txt2img")
     selected = gr.State(0)
 
     def picked(evt: gr.SelectData):

@@ -11,6 +11,7 @@ import gradio as gr
 from webui.choices import SAMPLER_NAMES
 from webui.request import RequestError
 from webui.ui.access import refusal
+from webui.ui.page import NOTIFY_TOGGLE_JS
 from webui.user_settings import TOKENS
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,13 @@ def build_settings_tab(ctx) -> dict:
     save = gr.Button("Save settings", variant="primary", elem_id="settings_save",
                      interactive=not ctx.settings.demo)
     status = gr.Markdown(elem_id="settings_status")
+    # kept in this browser (localStorage), not in settings.json: it is each person's choice,
+    # saved at once and open to everyone, whoever may save the settings above
+    notify = gr.Checkbox(False, label="Browser notification when a job finishes (this "
+                         "browser only, saved at once; shown while the page is not in front)",
+                         elem_id="settings_notify")
+    notify.input(None, notify, None, js=NOTIFY_TOGGLE_JS, api_visibility="private",
+                 queue=False)
 
     def on_save(model_v, refiner_v, sampler_v, steps_v, cfg_v, w, h, fmt_v, pattern_v,
                 preview_v, request: gr.Request = None):
@@ -92,4 +100,4 @@ def build_settings_tab(ctx) -> dict:
                 c.cfg_scale, c.width, c.height, label_of.get(c.output_format, "PNG"),
                 c.filename_pattern, c.live_preview_every)
 
-    return {"fields": fields, "load": load, "save": save, "status": status}
+    return {"fields": fields, "load": load, "save": save, "status": status, "notify": notify}

@@ -3,18 +3,25 @@ sampler, steps, CFG, seed, batch), the output panel, and running a request for t
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
 from contextlib import closing
 from dataclasses import dataclass
 from math import gcd
 
 import gradio as gr
+from PIL import Image
 
 from webui.caller import resolve_caller
 from webui.choices import AUTOMATIC, SAMPLERS, SCHEDULE_TYPES, split_sampler_name
 from webui.engine.progress import JobProgress
+from webui.metadata.exif import exif_texts
+from webui.metadata.infotext import parse_infotext
+from webui.metadata.png import png_texts
 from webui.models.loader import ModelLoadError
+from webui.models.lora import lora_names
 from webui.models.registry import ModelNotFound
 from webui.queue import QueueFull
 from webui.user_settings import preview_interval
@@ -32,6 +39,21 @@ def preset_label(w: int, h: int) -> str:
 
 
 PRESET_CHOICES = [preset_label(w, h) for w, h in SIZE_PRESETS] + [CUSTOM]
+
+
+def preset_for(width, height) -> str:
+    """The preset label of a width x height, or Custom when no preset has that size."""
+    try:
+        size = (int(width), int(height))
+    except (TypeError, ValueError):
+        return CUSTOM
+    return preset_label(*size) if size in SIZE_PRESETS else CUSTOM
+
+
+#: JS (width, height) -> preset label: the dropdown follows the sliders in the page itself
+PRESET_FOR_JS = ("(w, h) => ({%s})[`${Math.round(w)}x${Math.round(h)}`] ?? %s" % (
+    ", ".join(f'"{w}x{h}": {json.dumps(preset_label(w, h))}' for w, h in SIZE_PRESETS),
+    json.dumps(CUSTOM)))
 
 
 def preset_size(label: str) -> tuple[int, int] | None:
@@ -119,7 +141,7 @@ def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
     no_model = gr.Markdown("" if names else f"**{manager.no_model_message()}**",
                            elem_id=f"{tab}_no_model")
     with gr.Row(visible=with_size):
-        preset = gr.Dropdown(PRESET_CHOICES, value=PRESET_CHOICES[0],
+        preset = gr.Dropdown(PRESET_CHOICES, value=preset_for(d_width, d_height),
                              label="Size preset (SDXL)", scale=2, elem_id=f"{tab}_preset")
         width = gr.Slider(limits.min_size, limits.max_size, value=d_width, step=8,
                           label="Width", scale=2, elem_id=f"{tab}_width")
@@ -175,7 +197,12 @@ def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
                 gr.update(choices=[NONE] + manager.refiner_names()),
                 gr.update(choices=[NONE] + manager.vae_names()))
 
-    preset.change(on_preset, preset, [width, height], api_visibility="private", queue=False)
+    # a preset picked sets the sliders; any size (typed, sent, a default) picks its preset
+    # or Custom, in the page alone
+    preset.input(on_preset, preset, [width, height], api_visibility="private", queue=False)
+    for slider in (width, height):
+        slider.change(None, [width, height], preset, js=PRESET_FOR_JS,
+                      api_visibility="private", queue=False)
     # in the page alone: a click answers at once, even while a job holds the queue
     random_seed.click(None, None, seed, js="() => -1", api_visibility="private", queue=False)
     refresh.click(refresh_models, None, [model, no_model, refiner, vae],
@@ -196,8 +223,8 @@ def wire_reuse_seed(controls: CommonControls, output: OutputPanel) -> None:
 
 
 def lora_picker(ctx, tab: str, prompt: gr.Textbox) -> gr.Dropdown:
-    """A LoRA dropdown that inserts ``<lora:name:1>`` into ``prompt`` and shows the LoRA's
-    trigger words (from kohya training metadata) when it has any."""
+    """A LoRA dropdown that inserts ``<lora:name:1>`` into ``prompt``, and the trigger words
+    (from kohya training metadata) of each LoRA the prompt tags: they go when the tag goes."""
     manager = ctx.manager
     with gr.Row():
         picker = gr.Dropdown(manager.lora_names(), value=None, label="Add LoRA", scale=3,
@@ -206,38 +233,99 @@ def lora_picker(ctx, tab: str, prompt: gr.Textbox) -> gr.Dropdown:
 
     def insert(name, text):
         if not name:
-            return gr.update(), ""
-        info = manager.registry.get(name, "Lora")
+            return gr.update()
         tag = f"<lora:{name}:1>"
         text = text or ""
-        new = text if tag in text else (f"{text} {tag}".strip())
-        trigger = manager.registry.lora_trigger_words(info)
-        return new, (f"Trigger words: {', '.join(trigger)}" if trigger else "")
+        return text if tag in text else (f"{text} {tag}".strip())
 
-    picker.select(insert, [picker, prompt], [prompt, words], api_visibility="private",
-                  queue=False)
+    picker.select(insert, [picker, prompt], prompt, api_visibility="private", queue=False)
+    prompt.change(lambda text: trigger_words_text(manager, text), prompt, words,
+                  api_visibility="private", queue=False, show_progress="hidden",
+                  trigger_mode="always_last")
     return picker
+
+
+def trigger_words_text(manager, prompt: str | None) -> str:
+    """"Trigger words: ..." for the LoRAs tagged in ``prompt`` that have any (one line each,
+    named when there are several); "" when none."""
+    found = []
+    for name in lora_names(prompt or ""):
+        try:
+            info = manager.registry.get(name, "Lora")
+        except ModelNotFound:
+            continue  # a tag still being typed, or a LoRA not installed
+        trigger = manager.registry.lora_trigger_words(info)
+        if trigger:
+            found.append((name, ", ".join(trigger)))
+    if len(found) == 1:
+        return f"Trigger words: {found[0][1]}"
+    return "\n\n".join(f"Trigger words ({name}): {text}" for name, text in found)
 
 
 @dataclass
 class OutputPanel:
     gallery: gr.Gallery
     info: gr.Textbox
+    #: the seed, as the generate event (and the API) returns it: a hidden Number, since
+    #: Gradio's Number shows 0 where there is no value yet; ``seed_shown`` displays it
     used_seed: gr.Number
+    #: where the job's one progress bar is drawn (above the gallery, never over it)
+    progress: gr.Markdown
+    seed_shown: gr.Textbox
+    tab: str = ""
 
     def outputs(self) -> list:
         return [self.gallery, self.info, self.used_seed]
 
 
+#: JS copying the seed of the job just finished into the "Seed used" box ("" when none)
+SHOW_SEED_JS = "(seed) => (seed === null || seed === undefined) ? '' : String(seed)"
+
+
 def output_panel(tab: str) -> OutputPanel:
-    """Output gallery, the seed actually used, and the first image's infotext."""
+    """A progress area, the Output gallery (live previews, then the results), the seed
+    actually used and the selected image's infotext (the first until another is clicked)."""
+    progress = gr.Markdown("", elem_id=f"{tab}_progress", elem_classes=["job-progress"],
+                           min_height=48)
+    # not interactive: an empty Output is not an upload box; "contain" keeps a single
+    # result's aspect ratio
     gallery = gr.Gallery(label="Output", columns=2, height=512, format="png",
-                         elem_id=f"{tab}_gallery")
-    used_seed = gr.Number(label="Seed used", precision=0, interactive=False,
-                          elem_id=f"{tab}_used_seed")
+                         interactive=False, object_fit="contain", elem_id=f"{tab}_gallery")
+    used_seed = gr.Number(None, precision=0, visible=False, elem_id=f"{tab}_used_seed_value")
+    seed_shown = gr.Textbox("", label="Seed used", lines=1, max_lines=1, interactive=False,
+                            elem_id=f"{tab}_used_seed")
     info = gr.Textbox(label="Generation parameters", lines=4, interactive=False,
                       elem_id=f"{tab}_info")
-    return OutputPanel(gallery, info, used_seed)
+    gallery.select(selected_image_info, gallery, [info, used_seed, seed_shown],
+                   api_visibility="private", queue=False, show_progress="hidden")
+    return OutputPanel(gallery, info, used_seed, progress, seed_shown, tab)
+
+
+def image_infotext(path) -> str:
+    """The A1111 infotext an image file carries (PNG ``parameters`` chunk or EXIF
+    UserComment); "" when it has none (a live preview) or cannot be read."""
+    try:
+        with Image.open(path) as img:
+            return (png_texts(img).get("parameters") or exif_texts(img).get("parameters")
+                    or "")
+    except (OSError, ValueError):
+        return ""
+
+
+def selected_image_info(items, evt: gr.SelectData):
+    """(infotext, seed, seed shown) of the Output image just clicked: a batch's images
+    differ in seed, so each shows its own. A live preview (no parameters) changes nothing."""
+    index = evt.index if isinstance(evt.index, int) else 0
+    if not items or not 0 <= index < len(items):
+        return gr.update(), gr.update(), gr.update()
+    item = items[index]
+    text = image_infotext(item[0] if isinstance(item, (list, tuple)) else item)
+    if not text:
+        return gr.update(), gr.update(), gr.update()
+    seed = parse_infotext(text)["params"].get("Seed", "")
+    if not seed.lstrip("-").isdigit():
+        return text, gr.update(), gr.update()
+    return text, int(seed), seed
 
 
 @dataclass
@@ -247,6 +335,24 @@ class Preview:
     image: object
     step: int
     total: int
+
+
+def progress_text(job: JobProgress, elapsed: float) -> str:
+    """What the progress bar says: the place in line, starting (model, prompt), or the step
+    and ETA; then the time since Generate (the page shows this one, not Gradio's timer, which
+    restarts at every live preview)."""
+    if job.queue_position is not None or job.total_steps:
+        what = job.describe()
+    else:
+        what = "Starting (model, prompt)"
+    return f"{what} · {elapsed:.1f}s elapsed"
+
+
+def report_progress(progress, job: JobProgress, elapsed: float) -> None:
+    """Hand the job's state to Gradio's progress bar (always a fraction, so its text shows)."""
+    running = job.queue_position is None and job.total_steps
+    progress((job.done_steps, job.total_steps) if running else 0.0,
+             desc=progress_text(job, elapsed), unit="steps")
 
 
 def job_stream(ctx, req: GenerationRequest, request: gr.Request | None, progress,
@@ -279,19 +385,19 @@ def job_stream(ctx, req: GenerationRequest, request: gr.Request | None, progress
 
     worker = threading.Thread(target=work, name=f"job-{req.mode}", daemon=True)
     worker.start()
-    shown_step, last_desc = -1, None
+    started, shown_step = time.monotonic(), -1
     try:
         while not done.is_set():
             changed.wait(0.5)
             changed.clear()
-            desc = job.describe()
-            if desc != last_desc:
-                progress(None if job.queue_position is not None else
-                         (job.done_steps, job.total_steps), desc=desc, unit="steps")
-                last_desc = desc
+            # every turn, changed or not, so the elapsed time keeps counting
+            report_progress(progress, job, time.monotonic() - started)
             if job.preview is not None and job.preview_step != shown_step and not done.is_set():
                 shown_step = job.preview_step
                 yield Preview(job.preview, shown_step, job.total_steps)
+                # a yield ends Gradio's "pending" state (bar gone, its timer back at 0):
+                # report again at once so the bar is back and our own time goes on
+                report_progress(progress, job, time.monotonic() - started)
     except GeneratorExit:  # the page was closed or the event cancelled: stop the job
         job.stop()
         raise
