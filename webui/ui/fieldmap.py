@@ -23,6 +23,7 @@ import gradio as gr
 
 from webui.request import GenerationRequest
 from webui.ui.image_modes import read_upload
+from webui.ui.ranges import warn_on_sliders
 from webui.ui.page import notify_js
 from webui.ui.sendto import SendSource
 from webui.ui.widgets import SHOW_SEED_JS, CommonControls, OutputPanel, none_if_unset
@@ -150,6 +151,7 @@ def wire_generate(button: gr.Button, handler, inputs: dict, output: OutputPanel,
                                                                              "progress")]
     if names != list(inputs):
         raise ValueError(f"handler takes {names}, the map has {list(inputs)}")
+    warn_on_sliders(inputs)
     # one progress bar, drawn in the panel's progress area: over the gallery it would hide
     # the live previews
     button.click(handler, list(inputs.values()), output.outputs(), concurrency_limit=None,

@@ -7,7 +7,7 @@ import gradio as gr
 from webui.choices import RESIZE_MODES
 from webui.ui.fieldmap import (TabParts, common_inputs, model_inputs, request_handler,
                                wire_generate)
-from webui.ui.image_modes import size_of_upload
+from webui.ui.image_modes import check_uploads, readable_uploads
 from webui.ui.sendto import result_source, send_fields
 from webui.ui.widgets import common_controls, output_panel, stream_for_caller, tab_header
 
@@ -22,8 +22,9 @@ def build_img2img_tab(ctx) -> TabParts:
     box, generate = tab_header(ctx, "img2img")
     with gr.Row():
         with gr.Column():
-            image = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"],
-                             elem_id="img2img_image")
+            image = readable_uploads(gr.Image(label="Image", type="filepath",
+                                              sources=["upload", "clipboard"],
+                                              elem_id="img2img_image"))
             resize_mode = gr.Radio(RESIZE_MODES, value="Just resize", label="Resize mode",
                                    elem_id="img2img_resize_mode")
             denoise = gr.Slider(0, 1, value=0.75, step=0.01, label="Denoising strength",
@@ -33,8 +34,7 @@ def build_img2img_tab(ctx) -> TabParts:
             out = output_panel("img2img")
             send = result_source("img2img", out.gallery)
 
-    image.upload(lambda p: size_of_upload(ctx, p), image, [controls.width, controls.height],
-                 api_visibility="private", queue=False)
+    check_uploads(ctx, image, controls.width, controls.height)
     inputs = {"prompt": box.prompt, "image": image, "negative_prompt": box.negative,
               **common_inputs(controls), "denoising_strength": denoise,
               "resize_mode": resize_mode, "styles": box.styles, "model": controls.model,

@@ -13,6 +13,7 @@ from PIL import Image
 from webui.choices import INPAINT_AREAS, MASKED_CONTENTS, RESIZE_MODES
 from webui.ui.fieldmap import (TabParts, common_inputs, model_inputs, request_handler,
                                wire_generate)
+from webui.ui.image_modes import check_uploads, readable_uploads
 from webui.ui.sendto import result_source, send_fields
 from webui.ui.widgets import common_controls, output_panel, stream_for_caller, tab_header
 
@@ -63,11 +64,12 @@ def build_inpaint_tab(ctx) -> TabParts:
     box, generate = tab_header(ctx, "inpaint")
     with gr.Row():
         with gr.Column():
-            editor = gr.ImageMask(label="Image (paint the area to repaint)", type="pil",
-                                  image_mode="RGBA", format="png", sources=["upload", "clipboard"],
-                                  elem_id="inpaint_editor")
-            mask_upload = gr.Image(label="Or upload a mask (white = repaint)", type="filepath",
-                                   sources=["upload"], height=160, elem_id="inpaint_mask_upload")
+            editor = readable_uploads(gr.ImageMask(
+                label="Image (paint the area to repaint)", type="pil", image_mode="RGBA",
+                format="png", sources=["upload", "clipboard"], elem_id="inpaint_editor"))
+            mask_upload = readable_uploads(gr.Image(
+                label="Or upload a mask (white = repaint)", type="filepath", sources=["upload"],
+                height=160, elem_id="inpaint_mask_upload"))
             with gr.Row():
                 blur = gr.Slider(0, 64, value=4, step=1, label="Mask blur",
                                  elem_id="inpaint_mask_blur")
@@ -87,8 +89,9 @@ def build_inpaint_tab(ctx) -> TabParts:
                                 elem_id="inpaint_denoising_strength")
             controls = common_controls(ctx, "inpaint")
             # the API's inputs: files, not the drawing
-            api_image = gr.Image(type="filepath", visible=False)
-            api_mask = gr.Image(type="filepath", visible=False)
+            api_image = readable_uploads(gr.Image(label="image", type="filepath",
+                                                  visible=False))
+            api_mask = readable_uploads(gr.Image(label="mask", type="filepath", visible=False))
             api_invert = gr.Checkbox(False, visible=False)
             api_button = gr.Button(visible=False)
         with gr.Column():
@@ -103,6 +106,7 @@ def build_inpaint_tab(ctx) -> TabParts:
         fit = lambda v: min(max(v // 8 * 8, limits.min_size), limits.max_size)  # noqa: E731
         return fit(background.width), fit(background.height)
 
+    check_uploads(ctx, mask_upload, what="Mask")
     editor.upload(on_upload, editor, [controls.width, controls.height],
                   api_visibility="private", queue=False)
     # the page's inputs; the endpoint takes files instead of the drawing

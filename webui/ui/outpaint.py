@@ -6,6 +6,7 @@ import gradio as gr
 
 from webui.ui.fieldmap import (TabParts, common_inputs, model_inputs, request_handler,
                                wire_generate)
+from webui.ui.image_modes import check_uploads, readable_uploads
 from webui.ui.sendto import result_source, send_fields
 from webui.ui.widgets import common_controls, output_panel, stream_for_caller, tab_header
 
@@ -32,8 +33,9 @@ def build_outpaint_tab(ctx) -> TabParts:
     box, generate = tab_header(ctx, "outpaint")
     with gr.Row():
         with gr.Column():
-            image = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"],
-                             elem_id="outpaint_image")
+            image = readable_uploads(gr.Image(label="Image", type="filepath",
+                                              sources=["upload", "clipboard"],
+                                              elem_id="outpaint_image"))
             with gr.Row():
                 sides = [gr.Slider(0, 1024, value=v, step=8, label=f"{name} (px)",
                                    elem_id=f"outpaint_{name.lower()}")
@@ -50,6 +52,7 @@ def build_outpaint_tab(ctx) -> TabParts:
             out = output_panel("outpaint")
             send = result_source("outpaint", out.gallery)
 
+    check_uploads(ctx, image)
     left, right, up, down = sides
     inputs = {"prompt": box.prompt, "image": image, "negative_prompt": box.negative,
               "left": left, "right": right, "up": up, "down": down,
