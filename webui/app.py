@@ -67,6 +67,10 @@ def create_context(settings: Settings) -> AppContext:
                            offload=settings.offload,
                            device_budget=parse_size(settings.vram_budget, "--vram-budget"),
                            compile=settings.compile, fuse_qkv=settings.fuse_qkv)
+    if settings.demo:  # visitors choose among these only, at every door
+        manager.offered = settings.demo_models or (
+            (settings.ckpt,) if settings.ckpt else tuple(manager.checkpoint_names()[:1]))
+        log.info("demo: visitors may choose %s", ", ".join(manager.offered) or "no checkpoint")
     if not settings.login_enabled:
         settings.admins = ()
     users = load_users(settings.auth, settings.auth_file, ",".join(settings.admins) or None)

@@ -52,6 +52,7 @@ class Settings:
     share: bool = False  # ask Gradio for a public share link
     demo: bool = False  # hosted demo: capped jobs, private per-visitor history, rate limit
     demo_rate: float = 6.0  # jobs a minute per demo visitor
+    demo_models: tuple[str, ...] = ()  # checkpoints a demo offers (empty: --ckpt, else first)
     max_queue: int = 64  # jobs waiting for the device before "queue full, try again"
     api_auth: str | None = None  # HTTP Basic logins for the API
     api_keys: str | None = None  # Bearer keys for the API, comma separated
@@ -172,11 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "internet; combine with --auth).")
     p.add_argument("--demo", action="store_true", default=_env_flag("demo") or on_space,
                    help="Hosted-demo mode (e.g. a Hugging Face Space): steps <= 30, size <= "
-                        "1024, one image per job, no settings or model changes, each "
-                        "visitor's history private to their browser, a per-visitor rate "
-                        "limit.")
+                        "1024, one image per job, no settings changes, only the checkpoints "
+                        "of --demo-models, each visitor's history private to their browser, "
+                        "a per-visitor rate limit.")
     p.add_argument("--demo-rate", type=float, default=float(_env("demo_rate", 6)),
                    help="Jobs a minute per demo visitor (default 6).")
+    p.add_argument("--demo-models", default=_env("demo_models", None), metavar="NAME[,NAME]",
+                   help="Checkpoints (and refiners) a demo's visitors may choose among "
+                        "(default: the --ckpt one, else the first found at start); no other "
+                        "can be chosen, by the UI or the API.")
     p.add_argument("--max-queue", type=int, default=int(_env("max_queue", 64)),
                    help="Jobs that may wait for the device; more are refused with "
                         "'queue full, try again' (default 64).")
@@ -252,6 +257,7 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         auth_file=Path(a.auth_file) if a.auth_file else None,
         admins=tuple(x.strip() for x in (a.admins or "").split(",") if x.strip()),
         share=a.share, demo=a.demo, demo_rate=a.demo_rate, max_queue=a.max_queue,
+        demo_models=tuple(x.strip() for x in (a.demo_models or "").split(",") if x.strip()),
         api_auth=a.api_auth or None, api_keys=a.api_keys or None,
         api_keys_file=Path(a.api_keys_file) if a.api_keys_file else None,
         insecure=a.insecure,

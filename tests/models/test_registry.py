@@ -92,3 +92,23 @@ def test_hashes_cached_in_the_database(tiny_models_dir, tmp_path):
         conn.execute(text("UPDATE model_hashes SET sha256 = :h"), {"h": "e" * 64})
     again = ModelRegistry(tiny_models_dir / "Stable-diffusion", hash_cache=DbHashCache(engine))
     assert again.short_hash(again.get("tiny-sdxl-c")) == "e" * 10
+
+
+def test_truncated_file_is_flagged_at_scan_time(tiny_models_dir, tmp_path):
+    """A download that stopped half way is named with what is missing as soon as the folder
+    is read, keeps its kind (so choosing it gives the same reason), and a whole file is not
+    flagged."""
+    import shutil
+
+    sd = tmp_path / "models" / "Stable-diffusion"
+    sd.mkdir(parents=True)
+    src = tiny_models_dir / "Stable-diffusion"
+    data = (src / "tiny-sdxl-c.safetensors").read_bytes()
+    (sd / "half.safetensors").write_bytes(data[: len(data) // 2])
+    shutil.copy(src / "tiny-sdxl-c.safetensors", sd / "whole.safetensors")
+    found = {m.name: m for m in ModelRegistry(sd).scan()}
+    assert found["whole"].problem == ""
+    half = found["half"]
+    assert half.kind == SDXL_BASE
+    assert half.problem.startswith(f"truncated: {len(data) // 2:,} of {len(data):,} bytes")
+    assert "download it again" in half.problem

@@ -13,7 +13,8 @@ from fastapi import APIRouter
 
 from webui.api import a1111_models as m
 from webui.api.a1111_adapter import SAMPLER_ALIASES, SCHEDULERS
-from webui.api.catalog import checkpoint_title, checkpoints, known_hash, lora_files, vae_files
+from webui.api.catalog import (checkpoint_title, checkpoints, known_hash, known_sha256,
+                               lora_files, vae_files)
 from webui.choices import SAMPLERS
 
 log = logging.getLogger(__name__)
@@ -93,10 +94,11 @@ def lists_router(ctx) -> APIRouter:
 
     @r.get("/sd-models", response_model=list[m.SDModelItem])
     def sd_models():
-        """Checkpoints in ``<models-dir>/Stable-diffusion``."""
+        """Checkpoints in ``<models-dir>/Stable-diffusion``; as in A1111, ``hash`` (10 hex),
+        ``sha256`` and the title's ``[hash]`` are filled once the file has been hashed."""
         return [{"title": checkpoint_title(manager, i), "model_name": i.name,
-                 "hash": known_hash(manager, i), "sha256": None, "filename": str(i.path),
-                 "config": None} for i in checkpoints(manager)]
+                 "hash": known_hash(manager, i), "sha256": known_sha256(manager, i),
+                 "filename": str(i.path), "config": None} for i in checkpoints(manager)]
 
     @r.post("/refresh-checkpoints")
     def refresh_checkpoints():

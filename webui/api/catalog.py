@@ -13,10 +13,19 @@ LORA_SUFFIXES = (".safetensors", ".pt", ".ckpt")
 VAE_SUFFIXES = (".safetensors", ".pt", ".ckpt", ".bin")
 
 
+def known_sha256(manager, info: ModelInfo) -> str | None:
+    """The checkpoint's full sha256 once it is known (hashed when it loaded or when the
+    Models tab listed it, kept in the database), else None: hashing a 7 GB file just to list
+    it would stall the listing, as A1111 also avoids."""
+    return manager.registry.known_sha256(info)
+
+
 def known_hash(manager, info: ModelInfo) -> str | None:
-    """The checkpoint's short hash if it is already known (the resident model's), else None:
-    hashing a 7 GB file just to list it would stall the listing, as A1111 also avoids."""
-    current = manager.current
+    """A1111's 10-hex short hash once known (see ``known_sha256``), else None."""
+    sha = known_sha256(manager, info)
+    if sha:
+        return sha[:10]
+    current = manager.current  # a loaded model whose hash came from elsewhere (hub cache)
     if current is not None and current.info == info:
         return current.short_hash
     return None

@@ -19,6 +19,22 @@ class DbHashCache(HashCache):
         super().__init__(None)
         self.engine = engine
 
+    def peek(self, path: Path, kind: str) -> str | None:
+        try:
+            key = self._key(path, kind)
+        except OSError:
+            return None
+        with self._lock:
+            if key in self._data:
+                return self._data[key]
+        with Session(self.engine) as session:
+            row = session.get(ModelHash, key)
+        if row is None:
+            return None
+        with self._lock:
+            self._data[key] = row.sha256
+        return row.sha256
+
     def get(self, path: Path, kind: str, compute) -> str:
         key = self._key(path, kind)
         with self._lock:

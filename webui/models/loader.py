@@ -126,8 +126,9 @@ def load_pipeline(info: ModelInfo, dtype: torch.dtype):
 
     refuse_pickle(info)
     if info.kind not in _PIPELINES:
-        raise ModelLoadError(f"{info.name} is not an SDXL checkpoint ({info.kind}: "
-                             f"{info.detail})")
+        why = info.problem or info.detail
+        raise ModelLoadError(f"{info.name} is not an SDXL checkpoint ({info.kind}"
+                             f"{': ' + why if why else ''})")
     cls = getattr(diffusers, _PIPELINES[info.kind])
     try:
         if info.format == "hub":

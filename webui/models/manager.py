@@ -174,6 +174,8 @@ class ModelManager:
         self._shared: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self._vaes: dict[str, tuple[object, ModelInfo]] = {}
         self._current: LoadedModel | None = None
+        # the only checkpoints jobs may name (a hosted demo's --demo-models); None: any
+        self.offered: tuple[str, ...] | None = None
         self._lock = threading.RLock()
         self.loads_from_disk = 0  # how many times a checkpoint file was read (tests, bench)
 
@@ -192,12 +194,21 @@ class ModelManager:
     # -- what is on disk -------------------------------------------------------------------
     def checkpoint_names(self) -> list[str]:
         """Checkpoints usable as a base (SDXL base, fine-tunes and inpainting models)."""
-        return self.registry.names({SDXL_BASE, SDXL_INPAINT})
+        return self._offered(self.registry.names({SDXL_BASE, SDXL_INPAINT}))
 
     def refiner_names(self) -> list[str]:
         """Refiner candidates: SDXL refiners first, then any base (A1111 allows both)."""
-        return (self.registry.names({SDXL_REFINER})
-                + self.registry.names({SDXL_BASE}))
+        return self._offered(self.registry.names({SDXL_REFINER})
+                             + self.registry.names({SDXL_BASE}))
+
+    def _offered(self, names: list[str]) -> list[str]:
+        return names if self.offered is None else [n for n in names if n in self.offered]
+
+    def check_offered(self, name: str | None) -> None:
+        """Raise ``ModelNotFound`` when ``name`` is a checkpoint this app does not offer."""
+        if name is not None and self.offered is not None and name not in self.offered:
+            raise ModelNotFound(f"this demo offers only {', '.join(self.offered) or 'none'}; "
+                                f"{name!r} cannot be chosen here")
 
     def lora_names(self) -> list[str]:
         return [m.name for m in self.registry.loras()]
@@ -255,6 +266,8 @@ class ModelManager:
         if job.checkpoint is None:
             raise ModelNotFound(self.no_model_message() if not self.checkpoint_names() else
                                 "the job names no checkpoint: choose one")
+        self.check_offered(job.checkpoint)
+        self.check_offered(job.refiner)
         info = self.registry.get(job.checkpoint)
         main = job.modes[0]
         if info.kind == SDXL_REFINER and set(job.modes) - {"img2img"}:

@@ -47,6 +47,7 @@ class ModelInfo:
     kind: str          # SDXL_BASE, SDXL_REFINER, SDXL_INPAINT, LORA, VAE, PICKLE, UNKNOWN
     folder: str        # "Stable-diffusion" | "Lora" | "VAE"
     detail: str = ""   # e.g. the LoRA key style
+    problem: str = ""  # why it cannot load, found at scan time (e.g. a truncated download)
 
     @property
     def size_bytes(self) -> int:
@@ -81,6 +82,22 @@ def read_safetensors_header(path: Path) -> dict:
         if n <= 0 or n > 100 * 2**20:
             raise ValueError(f"{path.name}: not a safetensors file")
         return json.loads(f.read(n))
+
+
+def truncation(path: Path, header: dict) -> str:
+    """``""`` when the file holds every byte its header names, else what is missing (a
+    download that stopped half way), read from the header and the file size alone."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        header_len = int.from_bytes(f.read(8), "little")
+    end = max((v["data_offsets"][1] for k, v in header.items()
+               if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v),
+              default=0)
+    needed = 8 + header_len + end
+    if size >= needed:
+        return ""
+    return (f"truncated: {size:,} of {needed:,} bytes ({100 * size / needed:.0f}%); "
+            "download it again")
 
 
 def classify_checkpoint_header(header: dict) -> str:
@@ -167,6 +184,15 @@ class HashCache:
         st = path.stat()
         return f"{kind}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
 
+    def peek(self, path: Path, kind: str) -> str | None:
+        """The cached value, or None when it was never computed (nothing is read)."""
+        try:
+            key = self._key(path, kind)
+        except OSError:
+            return None
+        with self._lock:
+            return self._data.get(key)
+
     def get(self, path: Path, kind: str, compute) -> str:
         key = self._key(path, kind)
         with self._lock:
@@ -244,29 +270,32 @@ class ModelRegistry:
         if key not in self._classified:
             rel = path.relative_to(root)
             name = (rel if fmt == "diffusers" else rel.with_suffix("")).as_posix()
-            kind, detail = self._classify(path, folder, fmt)
-            self._classified[key] = ModelInfo(name, path, fmt, kind, folder, detail)
+            kind, detail, problem = self._classify(path, folder, fmt)
+            self._classified[key] = ModelInfo(name, path, fmt, kind, folder, detail, problem)
         return self._classified[key]
 
     @staticmethod
-    def _classify(path: Path, folder: str, fmt: str) -> tuple[str, str]:
+    def _classify(path: Path, folder: str, fmt: str) -> tuple[str, str, str]:
+        """(kind, detail, problem) of a model from its configs or its file header."""
         if fmt == "pickle":
-            return PICKLE, "pickle files can run code when loaded; convert to .safetensors"
+            return PICKLE, "", "pickle files can run code when loaded; convert to .safetensors"
         if fmt == "diffusers":
             if folder == "VAE":
-                return VAE, "diffusers"
-            return classify_diffusers_folder(path), "diffusers"
+                return VAE, "", ""
+            return classify_diffusers_folder(path), "", ""
         try:
             header = read_safetensors_header(path)
         except (OSError, ValueError) as exc:
-            return UNKNOWN, f"unreadable: {exc}"
+            return UNKNOWN, "", f"unreadable: {exc}"
+        # the kind still comes from the header, so a truncated base stays where it belongs,
+        # flagged here and refused with the same reason when chosen
+        problem = truncation(path, header)
         style = lora_style(header)
         if style:
-            return LORA, style
+            return LORA, style, problem
         if is_vae_header(header):
-            return VAE, "single-file"
-        kind = classify_checkpoint_header(header)
-        return kind, "single-file"
+            return VAE, "", problem
+        return classify_checkpoint_header(header), "", problem
 
     # -- lookup -----------------------------------------------------------------------------
     def names(self, kinds: set[str] | None = None) -> list[str]:
@@ -295,6 +324,16 @@ class ModelRegistry:
             cached = _hub_cached_unet(info.name)
             return self.hashes.get(cached, "sha256", sha256_file) if cached else "0" * 64
         return self.hashes.get(info.hash_file(), "sha256", sha256_file)
+
+    def known_sha256(self, info: ModelInfo) -> str | None:
+        """The full sha256 if it was computed before (by a load, the Models tab, or another
+        instance sharing the database), else None: listing never hashes a 7 GB file."""
+        if info.format == "hub":
+            cached = _hub_cached_unet(info.name)
+            return self.hashes.peek(cached, "sha256") if cached else None
+        if info.format == "pickle" or info.problem:
+            return None
+        return self.hashes.peek(info.hash_file(), "sha256")
 
     def short_hash(self, info: ModelInfo) -> str:
         """A1111's 10-hex model hash: the first 10 hex digits of the file's sha256."""

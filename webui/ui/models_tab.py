@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import gradio as gr
 
-HEADERS = ["Name", "Folder", "Type", "Format", "Size (MB)", "Hash", "Cached in RAM"]
+HEADERS = ["Name", "Folder", "Type", "Format", "Size (MB)", "Hash", "Cached in RAM",
+           "Problem"]
 
 
 def model_rows(ctx, with_hashes: bool = True) -> list[list]:
-    """One row per model; hashes are computed once and then come from the cache."""
+    """One row per model; hashes are computed once and then come from the cache. A file
+    that cannot load (truncated, unreadable, pickle) says why in Problem and gets no hash."""
     manager = ctx.manager
     cached = set(manager.cached_names())
     rows = []
     for m in manager.registry.scan_all():
-        if not with_hashes or m.kind == "pickle (refused)":
+        if not with_hashes or m.problem or m.kind == "pickle (refused)":
             h = ""
         elif m.folder == "Lora":
             h = manager.registry.lora_hash(m)
         else:
             h = manager.registry.short_hash(m)
-        rows.append([m.name, m.folder, m.kind, f"{m.format} {m.detail}".strip(),
-                     round(m.size_bytes / 2**20, 1), h,
-                     "yes" if m.name in cached and m.folder == "Stable-diffusion" else ""])
+        kind = f"{m.kind} ({m.detail})" if m.detail else m.kind  # e.g. lora (kohya)
+        rows.append([m.name, m.folder, kind, m.format, round(m.size_bytes / 2**20, 1), h,
+                     "yes" if m.name in cached and m.folder == "Stable-diffusion" else "",
+                     m.problem])
     return rows
 
 
