@@ -13,6 +13,7 @@ from webui.ui.models_tab import build_models_tab
 from webui.ui.outpaint import build_outpaint_tab
 from webui.ui.page import NOTIFY_LOAD_JS
 from webui.ui.pnginfo import build_pnginfo_tab
+from webui.ui.prompt_drop import drop_js, wire_prompt_drop
 from webui.ui.settings_tab import build_settings_tab
 from webui.ui.sendto import wire_sources
 from webui.ui.txt2img import build_txt2img_tab
@@ -35,6 +36,7 @@ def build_ui(ctx) -> gr.Blocks:
                 with gr.Tab(mode, id=mode):
                     built[mode] = build(ctx)
                     wire_reuse_seed(built[mode].controls, built[mode].output)
+                    wire_prompt_drop(ctx, mode, built[mode].fields)
             with gr.Tab("Gallery", id="history") as history_tab:
                 gallery = build_gallery_tab(ctx)
             with gr.Tab("PNG Info", id="pnginfo"):
@@ -56,6 +58,8 @@ def build_ui(ctx) -> gr.Blocks:
                             api_visibility="private")
         demo.load(None, None, user_settings["notify"], js=NOTIFY_LOAD_JS,
                   api_visibility="private", queue=False)
+        demo.load(None, None, None, js=drop_js(MODE_TABS), api_visibility="private",
+                  queue=False)
     return demo
 
 
