@@ -165,3 +165,20 @@ def test_send_of_a_styled_infotext_gives_the_users_prompt_and_the_style(ctx) -> 
     assert fields["styles"] == ["cinematic"] and fields["notices"] == []
     assert prepare_fields(fields, ctx) is fields  # once only: a second pass changes nothing
     assert ctx.styles.apply(fields["prompt"], "", fields["styles"])[0] == prompt
+
+
+@pytest.mark.parametrize("fmt, suffix", [("png", "png"), ("jpeg", "jpg"), ("webp", "webp")])
+def test_a_result_saved_in_any_output_format_sends_its_parameters(tmp_path, fmt, suffix):
+    """Settings can save results as JPEG or WebP (infotext in EXIF): Send-to still reads it."""
+    from PIL import Image
+
+    from webui.imageio import save_with_parameters
+    from webui.ui.sendto import fields_from_file
+
+    path = tmp_path / f"result.{suffix}"
+    save_with_parameters(Image.new("RGB", (64, 64), "teal"), path,
+                         "a teal cube\nNegative prompt: dust\nSteps: 9, Sampler: Euler, "
+                         "CFG scale: 4, Seed: 77, Size: 64x64", fmt)
+    fields = fields_from_file(str(path), "txt2img")
+    assert (fields["prompt"], fields["negative_prompt"], fields["steps"], fields["seed"]) == \
+        ("a teal cube", "dust", 9, 77)

@@ -23,6 +23,7 @@ import gradio as gr
 from PIL import Image
 
 from webui.metadata.infotext import parse_infotext
+from webui.metadata.pnginfo import read_generation_info
 from webui.metadata.samplers import our_sampler
 from webui.history.reuse import SEND_TARGETS
 from webui.prompting.styles import extract_styles
@@ -145,7 +146,8 @@ def fields_from_infotext(text: str, image: str | None, mode: str | None) -> dict
 
 
 def fields_from_file(path: str | None, mode: str | None) -> dict | None:
-    """Send-to fields of a generated PNG (its ``parameters`` chunk)."""
+    """Send-to fields of a generated image: a PNG's ``parameters`` chunk, or the infotext
+    a JPEG or WebP keeps in its EXIF (the Settings tab's output formats)."""
     if not path:
         return None
     try:
@@ -153,6 +155,9 @@ def fields_from_file(path: str | None, mode: str | None) -> dict | None:
             text = img.info.get("parameters", "")
     except OSError:
         return None
+    if not text:
+        info = read_generation_info(path)
+        text = info.infotext() if info is not None and info.source != "unknown" else ""
     return fields_from_infotext(text, path, mode)
 
 
