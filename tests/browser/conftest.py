@@ -120,6 +120,15 @@ def set_number(page, elem_id: str, value, settle_ms: int = 400) -> None:
     raise AssertionError(f"#{elem_id} shows {box.input_value()!r}, not the typed {want!r}")
 
 
+def pick(page, elem_id: str, value: str) -> None:
+    """Pick ``value`` in a single-choice Gradio dropdown, as a person does."""
+    box = page.locator(f"#{elem_id} input")
+    box.click()
+    page.get_by_role("option", name=value, exact=True).first.click()
+    page.wait_for_function("([sel, v]) => document.querySelector(sel)?.value === v",
+                           arg=[f"#{elem_id} input", value])
+
+
 def wait_job_done(page, tab: str, text: str, timeout: int = 120_000) -> str:
     """Wait until ``tab``'s generation parameters hold ``text``: they are written when the
     job ends (a gallery image alone may be a live preview). Returns the parameters."""

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.browser.conftest import RunningApp
+from tests.browser.conftest import RunningApp, pick
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +61,24 @@ def test_a_slow_defaults_answer_keeps_what_the_person_typed(app, pages):
     page.wait_for_function(
         "() => document.querySelector('#txt2img_height input[type=number]')?.value === '96'")
     assert steps.input_value() == "2" and width.input_value() == "64"
+
+
+def test_default_sampler_and_schedule_type_are_saved_and_fill_the_tabs(app, pages):
+    """Settings offers A1111 1.9+'s two dropdowns; the default is saved as one name
+    ("DPM++ 2M Karras", as older settings files hold it) and fills both in every tab."""
+    page = pages()
+    page.goto(app.url)
+    page.get_by_role("tab", name="Settings").click()
+    pick(page, "settings_sampler", "DPM++ 2M")
+    pick(page, "settings_scheduler", "Karras")
+    page.locator("#settings_save").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#settings_status')?.innerText || '').includes('Saved')")
+    saved = json.loads((app.outputs.parent / "data" / "settings.json").read_text())
+    assert saved["sampler"] == "DPM++ 2M Karras" and saved["steps"] == 30
+    fresh = pages()
+    fresh.goto(app.url)
+    fresh.wait_for_function(
+        "() => document.querySelector('#txt2img_scheduler input')?.value === 'Karras'")
+    assert fresh.locator("#txt2img_sampler input").input_value() == "DPM++ 2M"
+    assert fresh.locator("#txt2img_scheduler input").input_value() == "Karras"

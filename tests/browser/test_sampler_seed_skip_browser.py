@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser.conftest import RunningApp, set_number, wait_job_done
+from tests.browser.conftest import RunningApp, pick, set_number, wait_job_done
 from tests.helpers import small_request
 
 
@@ -16,15 +16,6 @@ def app(tiny_models_dir, tmp_path_factory):
     running = RunningApp(tiny_models_dir, tmp_path_factory.mktemp("browser-app"))
     yield running
     running.stop()
-
-
-def pick(page, elem_id: str, value: str) -> None:
-    """Pick ``value`` in a single-choice Gradio dropdown, as a person does."""
-    box = page.locator(f"#{elem_id} input")
-    box.click()
-    page.get_by_role("option", name=value, exact=True).first.click()
-    page.wait_for_function("([sel, v]) => document.querySelector(sel)?.value === v",
-                           arg=[f"#{elem_id} input", value])
 
 
 def small_job(page, prompt: str, steps: int = 2) -> None:

@@ -8,7 +8,7 @@ import logging
 
 import gradio as gr
 
-from webui.choices import SAMPLER_NAMES
+from webui.choices import AUTOMATIC, SAMPLERS, SCHEDULE_TYPES, split_sampler_name
 from webui.request import RequestError
 from webui.ui.access import refusal
 from webui.ui.page import NOTIFY_TOGGLE_JS
@@ -18,6 +18,17 @@ log = logging.getLogger(__name__)
 
 NONE = "None"
 FORMAT_LABELS = {"PNG": "png", "JPEG": "jpeg", "WebP": "webp"}
+
+
+def sampler_parts(saved: str) -> tuple[str, str]:
+    """A saved default sampler (it may carry its schedule, "DPM++ 2M Karras") as the two
+    dropdowns' values."""
+    return split_sampler_name(saved) or ("Euler a", AUTOMATIC)
+
+
+def sampler_setting(sampler: str, schedule: str | None) -> str:
+    """The two dropdowns as the one saved name (A1111's combined form when not Automatic)."""
+    return sampler if schedule in (None, "", AUTOMATIC) else f"{sampler} {schedule}"
 
 
 def build_settings_tab(ctx) -> dict:
@@ -39,18 +50,23 @@ def build_settings_tab(ctx) -> dict:
         refiner = gr.Dropdown([NONE] + manager.refiner_names(),
                               value=cur.default_refiner or NONE, label="Default refiner",
                               allow_custom_value=True, elem_id="settings_default_refiner")
+    limits = ctx.settings.limits  # the same bounds as every request (UserSettings.validate)
+    cur_sampler, cur_schedule = sampler_parts(cur.sampler)
     with gr.Row():
-        sampler = gr.Dropdown(SAMPLER_NAMES, value=cur.sampler, label="Sampling method",
+        sampler = gr.Dropdown(SAMPLERS, value=cur_sampler, label="Sampling method",
                               elem_id="settings_sampler")
-        steps = gr.Slider(1, 150, value=cur.steps, step=1, label="Sampling steps",
-                          elem_id="settings_steps")
-        cfg = gr.Slider(0, 30, value=cur.cfg_scale, step=0.5, label="CFG Scale",
-                        elem_id="settings_cfg_scale")
+        schedule = gr.Dropdown(list(SCHEDULE_TYPES.values()), value=cur_schedule,
+                               label="Schedule type", elem_id="settings_scheduler")
+        steps = gr.Slider(1, limits.max_steps, value=min(cur.steps, limits.max_steps), step=1,
+                          label="Sampling steps", elem_id="settings_steps")
+        cfg = gr.Slider(0, limits.max_cfg, value=min(cur.cfg_scale, limits.max_cfg), step=0.5,
+                        label="CFG Scale", elem_id="settings_cfg_scale")
+    fit = lambda v: min(max(int(v), limits.min_size), limits.max_size)  # noqa: E731
     with gr.Row():
-        width = gr.Slider(64, 2048, value=cur.width, step=8, label="Width",
-                          elem_id="settings_width")
-        height = gr.Slider(64, 2048, value=cur.height, step=8, label="Height",
-                           elem_id="settings_height")
+        width = gr.Slider(limits.min_size, limits.max_size, value=fit(cur.width), step=8,
+                          label="Width", elem_id="settings_width")
+        height = gr.Slider(limits.min_size, limits.max_size, value=fit(cur.height), step=8,
+                           label="Height", elem_id="settings_height")
     with gr.Row():
         fmt = gr.Radio(list(FORMAT_LABELS), value=label_of.get(cur.output_format, "PNG"),
                        label="Output format (parameters kept: PNG text chunk, EXIF "
@@ -58,7 +74,8 @@ def build_settings_tab(ctx) -> dict:
         pattern = gr.Textbox(cur.filename_pattern, label="File name pattern (after the "
                              "5-digit number)", info="tokens: " + " ".join(sorted(TOKENS)),
                              elem_id="settings_filename_pattern")
-        preview = gr.Slider(0, 150, value=cur.live_preview_every, step=1,
+        preview = gr.Slider(0, limits.max_steps,
+                            value=min(cur.live_preview_every, limits.max_steps), step=1,
                             label="Live preview every N steps (0 = off)",
                             elem_id="settings_live_preview")
     save = gr.Button("Save settings", variant="primary", elem_id="settings_save",
@@ -72,8 +89,8 @@ def build_settings_tab(ctx) -> dict:
     notify.input(None, notify, None, js=NOTIFY_TOGGLE_JS, api_visibility="private",
                  queue=False)
 
-    def on_save(model_v, refiner_v, sampler_v, steps_v, cfg_v, w, h, fmt_v, pattern_v,
-                preview_v, request: gr.Request = None):
+    def on_save(model_v, refiner_v, sampler_v, schedule_v, steps_v, cfg_v, w, h, fmt_v,
+                pattern_v, preview_v, request: gr.Request = None):
         why = refusal(ctx, request)
         if why:
             raise gr.Error(why, print_exception=False)
@@ -81,7 +98,7 @@ def build_settings_tab(ctx) -> dict:
             new = store.save(
                 default_model=None if model_v in (None, "", NONE) else model_v,
                 default_refiner=None if refiner_v in (None, "", NONE) else refiner_v,
-                sampler=sampler_v, steps=int(steps_v), cfg_scale=float(cfg_v), width=int(w),
+                sampler=sampler_setting(sampler_v, schedule_v), steps=int(steps_v), cfg_scale=float(cfg_v), width=int(w),
                 height=int(h), output_format=FORMAT_LABELS.get(fmt_v, fmt_v),
                 filename_pattern=(pattern_v or "").strip() or "[seed]",
                 live_preview_every=int(preview_v))
@@ -91,13 +108,14 @@ def build_settings_tab(ctx) -> dict:
         return f"Saved. New images: {new.output_format.upper()}, named " \
                f"`NNNNN-{new.filename_pattern}`."
 
-    fields = [model, refiner, sampler, steps, cfg, width, height, fmt, pattern, preview]
+    fields = [model, refiner, sampler, schedule, steps, cfg, width, height, fmt, pattern,
+              preview]
     save.click(on_save, fields, status, api_visibility="private")
 
     def load():
         c = store.current
-        return (c.default_model or NONE, c.default_refiner or NONE, c.sampler, c.steps,
-                c.cfg_scale, c.width, c.height, label_of.get(c.output_format, "PNG"),
+        return (c.default_model or NONE, c.default_refiner or NONE, *sampler_parts(c.sampler),
+                c.steps, c.cfg_scale, c.width, c.height, label_of.get(c.output_format, "PNG"),
                 c.filename_pattern, c.live_preview_every)
 
     return {"fields": fields, "load": load, "save": save, "status": status, "notify": notify}
