@@ -276,3 +276,54 @@ def test_console_one_line_per_mistake_no_noise_and_a_quiet_ctrl_c(tiny_models_di
                   "Loading weights", "requires torchvision", "setup plugin", "it/s]",
                   "Deprecat", "FutureWarning", "ERROR"):
         assert noise not in out, (noise, out)
+
+
+def test_ctrl_c_during_a_job_stops_it_and_exits_quietly(tiny_models_dir, tmp_path):
+    """Ctrl-C while a long job runs: the job stops at its next step, the server ends without
+    a traceback and the process exits, instead of waiting for the whole job."""
+    import json
+    import signal
+    import threading
+
+    from tests.helpers import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "launch.py", "--api", "--port", str(port), "--models-dir",
+         str(tiny_models_dir), "--outputs-dir", str(tmp_path / "o"), "--data-dir",
+         str(tmp_path / "d"), "--device", "cpu"], cwd=ROOT,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    answer = {}
+    try:
+        _serve_until_up(proc, port)
+        base = f"http://127.0.0.1:{port}/sdapi/v1"
+
+        def long_job():  # minutes of work on the tiny model
+            req = urllib.request.Request(base + "/txt2img", data=json.dumps(
+                {"prompt": "x", "steps": 150, "width": 256, "height": 256, "n_iter": 20}
+            ).encode(), headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=300) as r:
+                answer.update(json.load(r))
+
+        caller = threading.Thread(target=long_job, daemon=True)
+        caller.start()
+        deadline = time.monotonic() + 120
+        while json.load(urllib.request.urlopen(base + "/progress", timeout=10))[
+                "progress"] <= 0:
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.5)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+        took = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0 and "Traceback" not in out and "ERROR" not in out, out
+    assert "Stopping 1 job(s) at their next step" in out
+    assert "interrupted" in out and out.rstrip().endswith("Stopped."), out[-800:]
+    assert took < 30, f"exit took {took:.0f} s"
+    caller.join(30)
+    assert answer.get("images") == []  # the caller got its (empty) answer, not a reset

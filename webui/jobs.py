@@ -113,6 +113,15 @@ class JobRunner:
         progress.stop()
         return True
 
+    def stop_all(self) -> int:
+        """Stop every running or waiting job, whoever's (the server is shutting down); they
+        end at their next step. Returns how many there were."""
+        with self._active_lock:
+            jobs = list(self._active.values())
+        for progress in jobs:
+            progress.stop()
+        return len(jobs)
+
     def skip(self, owner: Caller | str) -> bool:
         """Skip the image ``owner``'s running job is making (nobody else's): it is kept as it
         is and the job goes on with the next. True if there was a job."""

@@ -61,8 +61,9 @@ class _Uvicorn(uvicorn.Server):
 class Server:
     """A running server: ``local_url``, ``app``, ``demo`` (None with --nowebui), ``close()``."""
 
-    def __init__(self, app, demo, host: str, port: int):
+    def __init__(self, app, demo, host: str, port: int, stop_jobs=None):
         self.app, self.demo, self.host, self.port = app, demo, host, port
+        self.stop_jobs = stop_jobs  # called as shutdown starts: running jobs end at a step
         shown = "127.0.0.1" if host == "0.0.0.0" else host
         self.local_url = f"http://{shown}:{port}/"
         config = uvicorn.Config(app, host=host, port=port, log_level="warning",
@@ -83,8 +84,11 @@ class Server:
             threading.Thread(target=wait_then_call, name="webui-on-start", daemon=True).start()
 
     def _end_page_streams(self) -> None:
-        """Close the event streams every open tab holds (Gradio's heartbeat and queue
-        streams), so shutdown does not wait for them and cancel them with tracebacks."""
+        """Stop the running jobs and close the event streams every open tab holds (Gradio's
+        heartbeat and queue streams), so shutdown does not wait for them and cancel them
+        with tracebacks (nor the process wait for a job's thread after it)."""
+        if self.stop_jobs is not None and (n := self.stop_jobs()):
+            log.info("Stopping %d job(s) at their next step", n)
         if self.demo is None:
             return
         from webui.server.assembly import gradio_app_of
@@ -139,7 +143,8 @@ def serve(ctx: AppContext, block: bool = True, port: int | None = None) -> Serve
     if ctx.users.enabled:  # who is admin is said, never guessed (no implicit first user)
         log.info("%s", ctx.users.summary())
     app, demo = build_server(ctx)
-    server = Server(app, demo, ctx.settings.host, port or ctx.settings.port)
+    server = Server(app, demo, ctx.settings.host, port or ctx.settings.port,
+                    stop_jobs=ctx.jobs.stop_all)
     if ctx.settings.share and demo is not None:
         def share() -> None:
             server.share_url = open_share_link(server.port)
