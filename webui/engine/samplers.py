@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from webui.choices import AUTOMATIC, SAMPLER_SCHEDULES, SAMPLERS
+from webui.choices import AUTOMATIC, SAMPLER_SCHEDULES, SAMPLERS, split_sampler_name
 
 # name -> (diffusers scheduler class name, extra config overrides)
 _SAMPLERS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -51,9 +51,15 @@ _RESET_KEYS = ("use_karras_sigmas", "algorithm_type", "use_exponential_sigmas",
 
 def make_scheduler(name: str, base_config: dict, schedule: str = AUTOMATIC):
     """Build the diffusers scheduler for sampler ``name`` with schedule type ``schedule``
-    from a pipeline's scheduler config."""
+    from a pipeline's scheduler config. A combined name ("DPM++ 2M Karras") names both."""
     import diffusers
 
+    if name not in SAMPLER_SCHEDULES:
+        split = split_sampler_name(name)
+        if split is None:
+            raise ValueError(f"unknown sampler {name!r}")
+        name, named = split
+        schedule = named if schedule == AUTOMATIC else schedule
     if schedule not in SAMPLER_SCHEDULES[name]:
         raise ValueError(f"{name} cannot run with schedule type {schedule!r}")
     cls_name, overrides = _SAMPLERS[name]
