@@ -7,6 +7,7 @@ import random
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageFilter
 
 from webui.testing import demo_data as dd
@@ -97,3 +98,100 @@ def test_classifier_is_not_fooled_by_a_wrong_label():
     got = dd.classify(dd.render(s, random.Random(0)))
     assert got.colour == "green" and got.shape == "star"
     assert got != dd.Reading("red", "white", "circle", "center")
+
+
+# --- the training script (a few steps: it must write a folder both loaders accept) ---------
+
+
+@pytest.fixture(scope="module")
+def smoke_model(tmp_path_factory):
+    from webui.testing import demo_model as dm
+
+    models = tmp_path_factory.mktemp("demo-models")
+    out = models / "Stable-diffusion" / "sdxl-demo-shapes"
+    cfg = dm.TrainConfig(seed=3, vae_steps=2, unet_steps=3, vae_images=32, unet_images=64,
+                         vae_batch=4, unet_batch=8)
+    report = dm.train(out, cfg)
+    return models, out, report
+
+
+@pytest.mark.slow  # trains a few steps: ~20 s of setup on a shared 2-core CPU
+def test_train_writes_a_diffusers_sdxl_folder(smoke_model):
+    import json
+
+    from diffusers import StableDiffusionXLPipeline
+
+    _, out, report = smoke_model
+    assert report["vae_steps"] == 2 and report["unet_steps"] == 3
+    assert json.loads((out / "training.json").read_text())["config"]["seed"] == 3
+    pipe = StableDiffusionXLPipeline.from_pretrained(str(out), local_files_only=True)
+    assert pipe.unet.config.addition_embed_type == "text_time"
+    assert pipe.unet.config.sample_size == dd.NATIVE // 8
+    assert len(pipe.vae.config.block_out_channels) == 4  # 8x downsampling
+    # the scaling factor was measured on the data's latents, not copied from SDXL
+    assert pipe.vae.config.scaling_factor == pytest.approx(report["scaling_factor"])
+    assert pipe.vae.config.scaling_factor != 0.13025
+    # the real CLIP vocabulary: every word of the captions is one token
+    for word in (*dd.SHAPES, *dd.COLOURS, *dd.SIZES, "background", "top", "left", "center"):
+        assert len(pipe.tokenizer(word).input_ids) == 3, word
+
+
+@pytest.mark.slow  # trains a few steps: ~20 s of setup on a shared 2-core CPU
+def test_training_is_deterministic_per_seed(smoke_model, tmp_path):
+    from safetensors.torch import load_file
+
+    from webui.testing import demo_model as dm
+
+    _, out, _ = smoke_model
+    cfg = dm.TrainConfig(seed=3, vae_steps=2, unet_steps=3, vae_images=32, unet_images=64,
+                         vae_batch=4, unet_batch=8)
+    dm.train(tmp_path / "again", cfg)
+    for part in ("unet", "vae", "text_encoder_2"):
+        a, b = (load_file(next((root / part).glob("*.safetensors")))
+                for root in (out, tmp_path / "again"))
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[k], b[k]) for k in a), part
+
+
+@pytest.mark.slow  # trains a few steps: ~20 s of setup on a shared 2-core CPU
+def test_encode_matches_the_sdxl_pipeline(smoke_model):
+    """Training must see the embeddings generation will use."""
+    from diffusers import StableDiffusionXLPipeline
+
+    from webui.testing import demo_model as dm
+
+    _, out, _ = smoke_model
+    pipe = StableDiffusionXLPipeline.from_pretrained(str(out), local_files_only=True)
+    text = "a small green star on a white background, bottom right"
+    ids, ids2 = dm._token_ids(pipe.tokenizer, [text]), dm._token_ids(pipe.tokenizer_2, [text])
+    with torch.no_grad():
+        mine, pooled = dm.encode(pipe, ids, ids2)
+        ref, _, ref_pooled, _ = pipe.encode_prompt(text, do_classifier_free_guidance=False)
+    assert torch.allclose(mine, ref, atol=1e-5) and torch.allclose(pooled, ref_pooled,
+                                                                   atol=1e-5)
+
+
+@pytest.mark.slow  # trains a few steps: ~20 s of setup on a shared 2-core CPU
+def test_the_app_runs_the_demo_model(smoke_model):
+    from tests.helpers import small_request
+    from webui.engine import run
+    from webui.models.manager import ModelManager
+    from webui.models.registry import ModelRegistry
+
+    models, _, _ = smoke_model
+    manager = ModelManager(ModelRegistry(models / "Stable-diffusion"), device="cpu")
+    result = run(manager, small_request(model="sdxl-demo-shapes", prompt="a red circle"))
+    assert result.images[0].image.size == (dd.NATIVE, dd.NATIVE)
+
+
+def test_partial_captions_keep_words_of_the_sample():
+    from webui.testing.demo_model import partial_caption
+
+    s = dd.Sample("triangle", "orange", "black", "top right", "small")
+    rng = random.Random(0)
+    texts = [partial_caption(s, rng) for _ in range(200)]
+    assert {"orange" in t or "triangle" in t for t in texts} == {True}
+    words = set(" ".join(texts).replace(",", "").split())
+    assert words <= {"a", "on", "background", *s.size.split(), s.colour, s.shape,
+                     s.background, *s.position.split()}
+    assert len(set(texts)) > 10

@@ -1,0 +1,376 @@
+"""A tiny SDXL-architecture model that really draws: coloured shapes from text.
+
+It is trained here, from a seed, on the synthetic pictures of :mod:`webui.testing.demo_data`
+(64 px, latents 8 x 8): first the VAE (8x downsampling; its latent scaling factor measured on
+the data), then the UNet (``text_time`` micro-conditioning) together with both CLIP text
+encoders (the real CLIP BPE vocabulary shipped in ``webui/models/configs``) on cached latents.
+Captions are dropped now and then (zero embeddings, as SDXL's empty negative prompt gives, or
+the empty prompt) so classifier-free guidance works.
+
+Command line::
+
+    python -m webui.testing.demo_model train OUT [--seed N] [--minutes M]
+
+writes a diffusers folder (``StableDiffusionXLPipeline.from_pretrained(OUT)`` loads it) and
+``OUT/training.json`` (the seed, steps, losses and times that made it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from webui.testing import demo_data
+
+log = logging.getLogger(__name__)
+
+_TEXT_HIDDEN = 32  # text_encoder (CLIP-L role)
+_TEXT2_HIDDEN = 48  # text_encoder_2 (OpenCLIP bigG role): cross-attention dim 32 + 48 = 80
+_TIME_EMBED = 8
+_PROJECTION = 32
+#: SDXL's micro-conditioning at the native size: original size, crop (0, 0), target size
+TIME_IDS = (demo_data.NATIVE, demo_data.NATIVE, 0, 0, demo_data.NATIVE, demo_data.NATIVE)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides the weights (with the seed)."""
+
+    seed: int = 0
+    minutes: float = 30.0  # wall-clock budget for both stages together
+    vae_share: float = 0.25  # part of the budget for the VAE
+    vae_steps: int | None = None  # exact step counts (reproducible runs); None: by time
+    unet_steps: int | None = None
+    vae_images: int = 4096
+    unet_images: int = 16384
+    vae_batch: int = 16
+    unet_batch: int = 32
+    vae_lr: float = 1e-3
+    unet_lr: float = 5e-4
+    text_lr: float = 2e-4
+    kl_weight: float = 1e-5
+    drop_zero: float = 0.08  # caption -> zero embeddings (SDXL's empty negative prompt)
+    drop_empty: float = 0.04  # caption -> "" (an empty prompt encoded)
+    partial: float = 0.25  # caption -> a few of its words ("a red circle", "blue background")
+    ema: float = 0.999
+    threads: int = 1
+
+
+# --- the architecture -----------------------------------------------------------------
+
+
+def build_tokenizers():
+    """SDXL's two CLIP tokenizers (real vocabulary; pad ``<|endoftext|>`` and ``!``)."""
+    from transformers import CLIPTokenizer
+
+    from webui.models.configs import config_dir
+
+    base = config_dir("sdxl-base")
+    return (CLIPTokenizer.from_pretrained(str(base / "tokenizer")),
+            CLIPTokenizer.from_pretrained(str(base / "tokenizer_2")))
+
+
+def build_vae():
+    """A 4-level VAE (latents 8x smaller), narrow: 64 px shapes need little capacity."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3, out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(16, 32, 32, 64),
+        layers_per_block=1, latent_channels=4, norm_num_groups=8,
+        sample_size=demo_data.NATIVE, scaling_factor=1.0, force_upcast=False,
+    )
+
+
+def build_unet(cross_attention_dim: int = _TEXT_HIDDEN + _TEXT2_HIDDEN):
+    """SDXL's UNet layout in miniature: cross-attention at every level, ``text_time``."""
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=demo_data.NATIVE // 8,
+        in_channels=4, out_channels=4,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        attention_head_dim=(2, 4),
+        transformer_layers_per_block=1,
+        use_linear_projection=True,
+        cross_attention_dim=cross_attention_dim,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=_TIME_EMBED,
+        projection_class_embeddings_input_dim=len(TIME_IDS) * _TIME_EMBED + _PROJECTION,
+        norm_num_groups=32,
+    )
+
+
+def build_text_encoders(tokenizer):
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+    from webui.testing.tiny_models import _text_config
+
+    eos, bos = tokenizer.eos_token_id, tokenizer.bos_token_id
+    n = len(tokenizer)
+    return (CLIPTextModel(_text_config(n, eos, bos, _TEXT_HIDDEN, "quick_gelu")),
+            CLIPTextModelWithProjection(_text_config(n, eos, bos, _TEXT2_HIDDEN, "gelu")))
+
+
+def build_pipeline(seed: int = 0):
+    """The untrained demo pipeline (weights from ``seed``)."""
+    from diffusers import StableDiffusionXLPipeline
+
+    from webui.testing.tiny_models import _scheduler
+
+    torch.manual_seed(seed)
+    tok, tok2 = build_tokenizers()
+    te, te2 = build_text_encoders(tok)
+    return StableDiffusionXLPipeline(
+        vae=build_vae(), text_encoder=te, text_encoder_2=te2, tokenizer=tok, tokenizer_2=tok2,
+        unet=build_unet(), scheduler=_scheduler(), add_watermarker=False)
+
+
+# --- text -----------------------------------------------------------------------------
+
+
+def _token_ids(tokenizer, captions: list[str]) -> torch.Tensor:
+    return tokenizer(captions, padding="max_length", max_length=77, truncation=True,
+                     return_tensors="pt").input_ids
+
+
+def encode(pipe, ids: torch.Tensor, ids2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(prompt_embeds (B, 77, 80), pooled (B, 32)) exactly as SDXL pipelines build them:
+    both encoders' penultimate hidden states side by side, text_encoder_2's projection."""
+    h1 = pipe.text_encoder(ids, output_hidden_states=True).hidden_states[-2]
+    out2 = pipe.text_encoder_2(ids2, output_hidden_states=True)
+    return torch.cat([h1, out2.hidden_states[-2]], dim=-1), out2.text_embeds
+
+
+def partial_caption(sample: demo_data.Sample, rng: random.Random) -> str:
+    """Some of the caption's words, so single words ("red", "circle") mean something alone
+    (negative prompts and short prompts use them)."""
+    parts = []
+    colour = rng.random() < 0.6
+    shape = rng.random() < 0.6
+    if rng.random() < 0.3:
+        parts.append(sample.size)
+    if colour:
+        parts.append(sample.colour)
+    if shape or not colour:
+        parts.append(sample.shape)
+    text = " ".join(parts)
+    if rng.random() < 0.5:
+        text = f"{text} on a {sample.background} background"
+    if rng.random() < 0.4:
+        text = f"{text}, {sample.position}"
+    return text if rng.random() < 0.5 else f"a {text}"
+
+
+# --- training -------------------------------------------------------------------------
+
+
+def _images_tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def train_vae(vae, cfg: TrainConfig, deadline: float, gen: torch.Generator) -> dict:
+    """Reconstruction (L1 + MSE: flat colours must come back exact) and a light KL."""
+    images, _ = demo_data.make_dataset(cfg.vae_images, seed=cfg.seed + 1)
+    x_all = _images_tensor(images)
+    opt = torch.optim.Adam(vae.parameters(), lr=cfg.vae_lr)
+    vae.train()
+    step, losses, t0 = 0, [], time.time()
+    while (step < cfg.vae_steps) if cfg.vae_steps is not None else (time.time() < deadline):
+        idx = torch.randint(0, len(x_all), (cfg.vae_batch,), generator=gen)
+        x = x_all[idx]
+        post = vae.encode(x).latent_dist
+        z = post.mean + post.std * torch.randn(post.mean.shape, generator=gen)
+        rec = vae.decode(z).sample
+        kl = post.kl().mean() / x[0].numel()
+        loss = (rec - x).abs().mean() + ((rec - x) ** 2).mean() + cfg.kl_weight * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        step += 1
+        if step % 50 == 0:
+            log.info("vae step %d loss %.4f (%.0fs)", step, np.mean(losses[-50:]),
+                     time.time() - t0)
+    vae.eval()
+    return {**vae_check(vae, cfg.seed + 9), "vae_steps": step,
+            "vae_loss": float(np.mean(losses[-50:])) if losses else None,
+            "vae_seconds": round(time.time() - t0, 1)}
+
+
+@torch.no_grad()
+def vae_check(vae, seed: int, n: int = 64) -> dict:
+    """How well the VAE alone brings pictures back: mean absolute error (0-255) and the
+    classifier's accuracy on the reconstructions, an upper bound for the whole model."""
+    images, samples = demo_data.make_dataset(n, seed=seed)
+    rec = vae.decode(vae.encode(_images_tensor(images)).latent_dist.mean).sample
+    rec = ((rec.clamp(-1, 1) + 1) * 127.5).round().permute(0, 2, 3, 1).numpy().astype(np.uint8)
+    hits = sum(demo_data.classify(r) == demo_data.expected(s) for r, s in zip(rec, samples))
+    return {"vae_mae": round(float(np.abs(rec.astype(float) - images).mean()), 2),
+            "vae_classify_all": hits / n}
+
+
+@torch.no_grad()
+def cache_latents(vae, images: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, std) of every picture's latent distribution, unscaled."""
+    means, stds = [], []
+    for i in range(0, len(images), 256):
+        post = vae.encode(_images_tensor(images[i:i + 256])).latent_dist
+        means.append(post.mean)
+        stds.append(post.std)
+    return torch.cat(means), torch.cat(stds)
+
+
+def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for pe, pm in zip(ema.parameters(), model.parameters()):
+            pe.lerp_(pm, 1 - decay)
+
+
+def train_unet(pipe, cfg: TrainConfig, deadline: float, gen: torch.Generator) -> dict:
+    """Epsilon prediction on the SDXL noise schedule, text encoders trained alongside."""
+    images, samples = demo_data.make_dataset(cfg.unet_images, seed=cfg.seed + 2)
+    t0 = time.time()
+    mean, std = cache_latents(pipe.vae, images)
+    # the scaling factor that gives the diffusion model unit-variance latents, from the data
+    scaling = float(1.0 / mean.std())
+    pipe.vae.register_to_config(scaling_factor=scaling)
+    log.info("cached %d latents in %.0fs; scaling_factor %.4f", len(mean), time.time() - t0,
+             scaling)
+    rng = random.Random(cfg.seed + 3)
+    tok, tok2 = pipe.tokenizer, pipe.tokenizer_2
+    full = [s.caption for s in samples]
+    ids_full, ids2_full = _token_ids(tok, full), _token_ids(tok2, full)
+    empty, empty2 = _token_ids(tok, [""]), _token_ids(tok2, [""])
+
+    unet, te, te2 = pipe.unet, pipe.text_encoder, pipe.text_encoder_2
+    modules = torch.nn.ModuleList([unet, te, te2])
+    ema = copy.deepcopy(modules).eval().requires_grad_(False)
+    opt = torch.optim.Adam([
+        {"params": unet.parameters(), "lr": cfg.unet_lr},
+        {"params": list(te.parameters()) + list(te2.parameters()), "lr": cfg.text_lr},
+    ])
+    base_lrs = [g["lr"] for g in opt.param_groups]
+    modules.train()
+    alphas = pipe.scheduler.alphas_cumprod.float()
+    time_ids = torch.tensor([TIME_IDS], dtype=torch.float32)
+    budget = (cfg.unet_steps if cfg.unet_steps is not None
+              else max(1.0, deadline - time.time()))
+    step, losses = 0, []
+    t1 = time.time()
+    while (step < cfg.unet_steps) if cfg.unet_steps is not None else (time.time() < deadline):
+        # warm up, then cosine decay over the budget (steps, or seconds when timed)
+        done = step / budget if cfg.unet_steps is not None else (time.time() - t1) / budget
+        scale = min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi *
+                                                                          min(1.0, done))))
+        for g, lr in zip(opt.param_groups, base_lrs):
+            g["lr"] = lr * scale
+        idx = torch.randint(0, len(mean), (cfg.unet_batch,), generator=gen)
+        ids, ids2 = ids_full[idx].clone(), ids2_full[idx].clone()
+        zero = torch.zeros(cfg.unet_batch, dtype=torch.bool)
+        for j, i in enumerate(idx.tolist()):
+            r = rng.random()
+            if r < cfg.drop_zero:
+                zero[j] = True
+            elif r < cfg.drop_zero + cfg.drop_empty:
+                ids[j], ids2[j] = empty[0], empty2[0]
+            elif r < cfg.drop_zero + cfg.drop_empty + cfg.partial:
+                text = partial_caption(samples[i], rng)
+                ids[j], ids2[j] = _token_ids(tok, [text])[0], _token_ids(tok2, [text])[0]
+        embeds, pooled = encode(pipe, ids, ids2)
+        keep = (~zero).float()
+        embeds = embeds * keep[:, None, None]
+        pooled = pooled * keep[:, None]
+        z0 = (mean[idx] + std[idx] * torch.randn(mean[idx].shape, generator=gen)) * scaling
+        t = torch.randint(0, len(alphas), (cfg.unet_batch,), generator=gen)
+        noise = torch.randn(z0.shape, generator=gen)
+        a = alphas[t].view(-1, 1, 1, 1)
+        zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
+        pred = unet(zt, t, encoder_hidden_states=embeds,
+                    added_cond_kwargs={"text_embeds": pooled,
+                                       "time_ids": time_ids.expand(cfg.unet_batch, -1)}).sample
+        loss = ((pred - noise) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(modules.parameters(), 1.0)
+        opt.step()
+        step += 1
+        _ema_update(ema, modules, min(cfg.ema, (1 + step) / (10 + step)))
+        losses.append(loss.item())
+        if step % 50 == 0:
+            log.info("unet step %d loss %.4f lr x%.2f (%.0fs)", step, np.mean(losses[-50:]),
+                     scale, time.time() - t1)
+    # the EMA weights draw cleaner pictures than the last step's
+    for module, averaged in zip(modules, ema):
+        module.load_state_dict(averaged.state_dict())
+    modules.eval()
+    return {"unet_steps": step, "unet_loss": float(np.mean(losses[-100:])) if losses else None,
+            "unet_seconds": round(time.time() - t0, 1), "scaling_factor": scaling}
+
+
+def train(out: Path | str, cfg: TrainConfig) -> dict:
+    """Train the demo model and save it as a diffusers folder at ``out``; returns the log."""
+    # One thread by default: on a shared 2-core machine two OpenMP threads thrash as soon as
+    # anything else runs (steps measured 10-30x slower than with one); a fixed count also
+    # keeps float reductions, and so the weights, the same from run to run.
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    start = time.time()
+    pipe = build_pipeline(cfg.seed)
+    vae_deadline = start + cfg.minutes * 60 * cfg.vae_share
+    report = {"config": asdict(cfg)}
+    report.update(train_vae(pipe.vae, cfg, vae_deadline, gen))
+    pipe.vae.requires_grad_(False)
+    report.update(train_unet(pipe, cfg, start + cfg.minutes * 60, gen))
+    report["total_seconds"] = round(time.time() - start, 1)
+    save(pipe, out, report)
+    return report
+
+
+def save(pipe, out: Path | str, report: dict) -> Path:
+    out = Path(out)
+    pipe.save_pretrained(out, safe_serialization=True)
+    (out / "training.json").write_text(json.dumps(report, indent=2))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train the demo model into a diffusers folder")
+    t.add_argument("out", help="folder to write (a diffusers pipeline)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--minutes", type=float, default=TrainConfig.minutes,
+                   help="wall-clock budget for both stages (default %(default)s)")
+    t.add_argument("--vae-steps", type=int, default=None,
+                   help="exact VAE steps instead of the time budget (reproducible)")
+    t.add_argument("--unet-steps", type=int, default=None,
+                   help="exact UNet steps instead of the time budget (reproducible)")
+    t.add_argument("--threads", type=int, default=TrainConfig.threads,
+                   help="torch CPU threads (default %(default)s)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    cfg = TrainConfig(seed=args.seed, minutes=args.minutes, vae_steps=args.vae_steps,
+                      unet_steps=args.unet_steps, threads=args.threads)
+    report = train(args.out, cfg)
+    print(json.dumps({k: v for k, v in report.items() if k != "config"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
