@@ -195,3 +195,20 @@ def test_partial_captions_keep_words_of_the_sample():
     assert words <= {"a", "on", "background", *s.size.split(), s.colour, s.shape,
                      s.background, *s.position.split()}
     assert len(set(texts)) > 10
+
+
+@pytest.mark.slow
+def test_export_fp16_halves_the_weights_and_still_loads(smoke_model, tmp_path):
+    from diffusers import StableDiffusionXLPipeline
+    from safetensors.torch import load_file
+
+    from webui.testing.demo_model import export_fp16
+
+    _, out, _ = smoke_model
+    half = export_fp16(out, tmp_path / "half")
+    unet = load_file(half / "unet" / "diffusion_pytorch_model.safetensors")
+    assert {v.dtype for v in unet.values()} == {torch.float16}
+    size = lambda d: sum(f.stat().st_size for f in d.rglob("*.safetensors"))  # noqa: E731
+    assert size(half) < 0.51 * size(out)
+    pipe = StableDiffusionXLPipeline.from_pretrained(str(half), local_files_only=True)
+    assert pipe.unet.config.addition_embed_type == "text_time"
