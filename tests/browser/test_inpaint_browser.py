@@ -27,6 +27,10 @@ def test_draw_a_mask_and_inpaint(app, pages, tmp_path):
     page.locator("#inpaint_editor input[type=file]").first.set_input_files(str(source))
     canvas = page.locator("#inpaint_editor canvas").first
     canvas.wait_for(timeout=30_000)
+    # the picture is in the editor (on a busy machine the upload takes a while): only then
+    # does a stroke paint on it
+    page.locator("#inpaint_editor").get_by_text("Upload an image").wait_for(
+        state="hidden", timeout=60_000)
     page.wait_for_timeout(1000)
     box = canvas.bounding_box()
     # a stroke across the middle of the picture
