@@ -105,9 +105,7 @@ class JobRunner:
 
     def stop(self, owner: Caller | str) -> bool:
         """Stop ``owner``'s running job (nobody else's). True if there was one."""
-        owner = job_caller(owner).job_key
-        with self._active_lock:
-            progress = self._active.get(owner)
+        progress = self.progress_of(owner)
         if progress is None:
             return False
         progress.stop()
@@ -125,9 +123,7 @@ class JobRunner:
     def skip(self, owner: Caller | str) -> bool:
         """Skip the image ``owner``'s running job is making (nobody else's): it is kept as it
         is and the job goes on with the next. True if there was a job."""
-        owner = job_caller(owner).job_key
-        with self._active_lock:
-            progress = self._active.get(owner)
+        progress = self.progress_of(owner)
         if progress is None:
             return False
         progress.skip()
