@@ -30,8 +30,8 @@ from webui.models.bundle import JobBundle, JobModels
 from webui.models.loader import (ModelLoadError, load_pipeline, load_vae, resolve_device,
                                  resolve_dtype)
 from webui.models.placement import DevicePlacer, module_bytes
-from webui.models.registry import (SDXL_BASE, SDXL_INPAINT, SDXL_REFINER, ModelInfo,
-                                   ModelNotFound, ModelRegistry)
+from webui.models.registry import (SDXL_BASE, SDXL_INPAINT, SDXL_NATIVE_SIZE, SDXL_REFINER,
+                                   ModelInfo, ModelNotFound, ModelRegistry)
 from webui.models.speed import SpeedOptions, apply_on_load, set_fused
 
 log = logging.getLogger(__name__)
@@ -215,6 +215,17 @@ class ModelManager:
 
     def vae_names(self) -> list[str]:
         return [m.name for m in self.registry.vaes()]
+
+    def native_size(self, checkpoint: str | None) -> int:
+        """The square size (pixels) ``checkpoint`` draws best at, from its configs without
+        loading it (see ``ModelRegistry.native_size``); SDXL's 1024 when there is no such
+        checkpoint."""
+        if not checkpoint:
+            return SDXL_NATIVE_SIZE
+        try:
+            return self.registry.native_size(self.registry.get(checkpoint))
+        except ModelNotFound:
+            return SDXL_NATIVE_SIZE
 
     def no_model_message(self) -> str:
         return (f"No checkpoint found. Put an SDXL checkpoint (a diffusers folder or a "

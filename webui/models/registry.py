@@ -32,6 +32,9 @@ PICKLE = "pickle (refused)"
 UNKNOWN = "unknown"
 CHECKPOINT_KINDS = {SDXL_BASE, SDXL_REFINER, SDXL_INPAINT}
 
+#: the square size SDXL draws at; a checkpoint whose configs say nothing else draws at it too
+SDXL_NATIVE_SIZE = 1024
+
 
 class ModelNotFound(LookupError):
     """No model with that name; the message says where such models go."""
@@ -130,6 +133,31 @@ def classify_diffusers_folder(folder: Path) -> str:
     return SDXL_BASE
 
 
+def native_size_from_configs(folder: Path) -> int | None:
+    """The square size in pixels a diffusers folder's model was trained at, from its configs
+    alone: the UNet's ``sample_size`` (latent pixels) times the VAE's downscale,
+    2 ** (levels - 1) from ``vae/config.json``'s ``block_out_channels`` (8 when there is
+    none), as a multiple of 8. None when the UNet config is missing or names no size."""
+    try:
+        unet = json.loads((folder / "unet" / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    sample = unet.get("sample_size") if isinstance(unet, dict) else None
+    if isinstance(sample, (list, tuple)) and len(sample) == 2:  # (height, width)
+        sample = (sample[0] * sample[1]) ** 0.5
+    if isinstance(sample, bool) or not isinstance(sample, (int, float)) or sample <= 0:
+        return None
+    scale = 8
+    try:
+        levels = json.loads((folder / "vae" / "config.json").read_text()).get(
+            "block_out_channels")
+        if isinstance(levels, (list, tuple)) and levels:
+            scale = 2 ** (len(levels) - 1)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return max(8, round(sample * scale / 8) * 8)
+
+
 def lora_style(keys) -> str | None:
     """The key style of a LoRA file, or None when the tensors are not a LoRA."""
     keys = list(keys)
@@ -218,6 +246,7 @@ class ModelRegistry:
         self.vae_dir = Path(vae_dir) if vae_dir else self.root.parent / "VAE"
         self.hashes = hash_cache or HashCache()
         self._classified: dict[tuple, ModelInfo] = {}
+        self._native: dict[tuple, int] = {}
 
     # -- scanning ---------------------------------------------------------------------------
     def scan(self) -> list[ModelInfo]:
@@ -316,6 +345,32 @@ class ModelRegistry:
         raise ModelNotFound(
             f"{what} {name!r} not found in {where.resolve()}; put it there "
             "(a diffusers folder or a .safetensors file) and press Refresh")
+
+    # -- sizes ------------------------------------------------------------------------------
+    def native_size(self, info: ModelInfo) -> int:
+        """The square size (pixels) ``info`` draws best at, read from its configs, never its
+        weights: a diffusers folder's (or a single file's ``<stem>.config/`` folder, which
+        the loader builds it from) UNet ``sample_size`` times its VAE's downscale; SDXL's
+        1024 for anything else (a single file on the shipped SDXL configs, a hub id, a model
+        without readable configs). Cached per path (and config file times)."""
+        if info.format == "diffusers":
+            folder = info.path
+        elif info.format == "single-file" and (
+                info.path.with_suffix(".config") / "model_index.json").is_file():
+            folder = info.path.with_suffix(".config")
+        else:
+            return SDXL_NATIVE_SIZE
+
+        def mtime(rel: str) -> int | None:
+            try:
+                return (folder / rel).stat().st_mtime_ns
+            except OSError:
+                return None
+
+        key = (str(folder), mtime("unet/config.json"), mtime("vae/config.json"))
+        if key not in self._native:
+            self._native[key] = native_size_from_configs(folder) or SDXL_NATIVE_SIZE
+        return self._native[key]
 
     # -- hashes -----------------------------------------------------------------------------
     def sha256(self, info: ModelInfo) -> str:

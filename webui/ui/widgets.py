@@ -22,7 +22,7 @@ from webui.metadata.infotext import parse_infotext
 from webui.metadata.png import png_texts
 from webui.models.loader import ModelLoadError
 from webui.models.lora import lora_names
-from webui.models.registry import ModelNotFound
+from webui.models.registry import SDXL_NATIVE_SIZE, ModelNotFound
 from webui.queue import QueueFull
 from webui.user_settings import preview_interval
 from webui.request import MAX_CLIP_SKIP, SIZE_PRESETS, GenerationRequest, RequestError
@@ -33,27 +33,80 @@ CUSTOM = "Custom"
 USER_ERRORS = (RequestError, ModelNotFound, ModelLoadError, QueueFull)
 
 
-def preset_label(w: int, h: int) -> str:
+def preset_label(w: int, h: int, ratio: tuple[int, int] | None = None) -> str:
+    """``"1152x896 (9:7)"``: the size and its aspect ratio (``ratio`` when given: a scaled
+    preset is labelled with the ratio of the SDXL preset it came from)."""
     g = gcd(w, h)
-    return f"{w}x{h} ({w // g}:{h // g})"
+    a, b = ratio or (w // g, h // g)
+    return f"{w}x{h} ({a}:{b})"
 
 
 PRESET_CHOICES = [preset_label(w, h) for w, h in SIZE_PRESETS] + [CUSTOM]
 
 
-def preset_for(width, height) -> str:
-    """The preset label of a width x height, or Custom when no preset has that size."""
+def _scaled(side: int, native: int) -> int:
+    """``side`` of an SDXL preset scaled by native / 1024, to the nearest multiple of 8."""
+    return max(8, int(side * native / SDXL_NATIVE_SIZE / 8 + 0.5) * 8)
+
+
+def size_presets(native: int = SDXL_NATIVE_SIZE) -> list[tuple[int, int, str]]:
+    """(width, height, label) of the size presets of a model drawing ``native`` x ``native``
+    pixels: SDXL's 1-megapixel aspect-ratio presets scaled by native / 1024, each side a
+    multiple of 8, each size once, labelled with the SDXL preset's ratio. At 1024 they are
+    exactly ``SIZE_PRESETS``; the first is always native x native."""
+    native = max(8, int(native / 8 + 0.5) * 8)
+    presets: list[tuple[int, int, str]] = []
+    for w, h in SIZE_PRESETS:
+        sw, sh = _scaled(w, native), _scaled(h, native)
+        if any((sw, sh) == (pw, ph) for pw, ph, _ in presets):
+            continue
+        g = gcd(w, h)
+        presets.append((sw, sh, preset_label(sw, sh, (w // g, h // g))))
+    return presets
+
+
+def model_presets(native: int, limits=None) -> list[tuple[int, int, str]]:
+    """``size_presets(native)`` that the size sliders can hold (within ``limits``)."""
+    lo, hi = (limits.min_size, limits.max_size) if limits is not None else (0, 1 << 30)
+    return [p for p in size_presets(native) if lo <= p[0] <= hi and lo <= p[1] <= hi]
+
+
+def preset_for(width, height, native: int = SDXL_NATIVE_SIZE, limits=None) -> str:
+    """The preset label of a width x height among a ``native``-size model's presets, or
+    Custom when none has that size."""
+    size = _size(width, height)
+    return next((label for w, h, label in model_presets(native, limits) if (w, h) == size),
+                CUSTOM)
+
+
+def preset_lookup(model: str | None, native: int, limits=None) -> dict:
+    """What the page keeps of the checkpoint the presets follow: its name, native size and
+    ``sizes``, ``{"WxH": label}`` of its presets, where a slider's size is looked up."""
+    return {"model": model, "native": native,
+            "sizes": {f"{w}x{h}": label for w, h, label in model_presets(native, limits)}}
+
+
+def preset_choices(native: int, limits=None) -> list[str]:
+    """The preset dropdown's choices for a ``native``-size model: its presets, then Custom."""
+    return [label for _, _, label in model_presets(native, limits)] + [CUSTOM]
+
+
+def _size(width, height) -> tuple[int, int] | None:
     try:
-        size = (int(width), int(height))
+        return int(width), int(height)
     except (TypeError, ValueError):
-        return CUSTOM
-    return preset_label(*size) if size in SIZE_PRESETS else CUSTOM
+        return None
 
 
-#: JS (width, height) -> preset label: the dropdown follows the sliders in the page itself
-PRESET_FOR_JS = ("(w, h) => ({%s})[`${Math.round(w)}x${Math.round(h)}`] ?? %s" % (
-    ", ".join(f'"{w}x{h}": {json.dumps(preset_label(w, h))}' for w, h in SIZE_PRESETS),
-    json.dumps(CUSTOM)))
+def preset_info(native: int) -> str:
+    """The preset dropdown's info line: the selected checkpoint's native size."""
+    return f"the checkpoint's native size: {native}x{native} px"
+
+
+#: JS (width, height, lookup) -> preset label, ``lookup`` the selected checkpoint's
+#: ``preset_lookup``: the dropdown follows the sliders in the page itself
+PRESET_FOR_JS = ("(w, h, lookup) => (lookup?.sizes ?? {})[`${Math.round(w)}x${Math.round(h)}`]"
+                 " ?? %s" % json.dumps(CUSTOM))
 
 
 def preset_size(label: str) -> tuple[int, int] | None:
@@ -122,7 +175,8 @@ def user_defaults(ctx) -> list:
 
 
 def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
-    """Checkpoint picker with Refresh, SDXL size presets, sampler, steps, CFG, seed, batch.
+    """Checkpoint picker with Refresh, size presets (the checkpoint's), sampler, steps, CFG,
+    seed, batch.
 
     In img2img the checkpoint list also offers refiners: a refiner run as img2img at a low
     denoising strength refines an existing image.
@@ -140,9 +194,17 @@ def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
         refresh = gr.Button("Refresh", scale=1, min_width=60, elem_id=f"{tab}_refresh")
     no_model = gr.Markdown("" if names else f"**{manager.no_model_message()}**",
                            elem_id=f"{tab}_no_model")
+    native = manager.native_size(d_model)
     with gr.Row(visible=with_size):
-        preset = gr.Dropdown(PRESET_CHOICES, value=preset_for(d_width, d_height),
-                             label="Size preset (SDXL)", scale=2, elem_id=f"{tab}_preset")
+        # the presets of the selected checkpoint's native size (SDXL's at 1024)
+        preset = gr.Dropdown(preset_choices(native, limits),
+                             value=preset_for(d_width, d_height, native, limits),
+                             label="Size preset", info=preset_info(native), scale=2,
+                             elem_id=f"{tab}_preset")
+        # which checkpoint those presets are for, and {"WxH": label} of them, for the
+        # page's slider -> preset lookup
+        presets = gr.JSON(preset_lookup(d_model, native, limits), visible=False,
+                          elem_id=f"{tab}_preset_lookup")
         width = gr.Slider(limits.min_size, limits.max_size, value=d_width, step=8,
                           label="Width", scale=2, elem_id=f"{tab}_width")
         height = gr.Slider(limits.min_size, limits.max_size, value=d_height, step=8,
@@ -188,25 +250,55 @@ def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
         size = preset_size(label)
         return (gr.update(), gr.update()) if size is None else size
 
-    def refresh_models():
+    def follow_model(name, w, h, snap: bool) -> tuple:
+        """The preset dropdown and lookup for checkpoint ``name``; with ``snap``, a size
+        that is none of its presets becomes its native square (width, height)."""
+        native = manager.native_size(none_if_unset(name))
+        sizes = [(pw, ph) for pw, ph, _ in model_presets(native, limits)]
+        if snap and with_size and _size(w, h) not in sizes:
+            w = h = min(max(native, limits.min_size), limits.max_size)
+        return (gr.update(choices=preset_choices(native, limits),
+                          value=preset_for(w, h, native, limits), info=preset_info(native)),
+                preset_lookup(name, native, limits), w, h)
+
+    def refresh_models(name, w, h):
         names = manager.checkpoint_names()
         message = "" if names else f"**{manager.no_model_message()}**"
         if tab == "img2img":
             names = names + [n for n in manager.refiner_names() if n not in names]
-        return (gr.update(choices=names, value=ctx.checkpoint.current()), message,
+        chosen = ctx.checkpoint.current()
+        return (gr.update(choices=names, value=chosen), message,
                 gr.update(choices=[NONE] + manager.refiner_names()),
-                gr.update(choices=[NONE] + manager.vae_names()))
+                gr.update(choices=[NONE] + manager.vae_names()),
+                *follow_model(chosen, w, h, snap=chosen != name))
 
     # a preset picked sets the sliders; any size (typed, sent, a default) picks its preset
     # or Custom, in the page alone
     preset.input(on_preset, preset, [width, height], api_visibility="private", queue=False)
     for slider in (width, height):
-        slider.change(None, [width, height], preset, js=PRESET_FOR_JS,
+        slider.change(None, [width, height, presets], preset, js=PRESET_FOR_JS,
                       api_visibility="private", queue=False)
+    # the presets follow the checkpoint however it changes (a pick, Refresh, a default at
+    # page load, parameters sent from an image); only a person picking another checkpoint
+    # (select: a click or Enter on an option; "input" also fires on a mere blur) or Refresh
+    # changing it also moves a size that is none of the new presets to the model's native
+    # square (a default or a sent size stays). A pick is answered twice, in either order:
+    # the label is looked up in the page again after each answer.
+    relabel = dict(fn=None, inputs=[width, height, presets], outputs=preset, js=PRESET_FOR_JS,
+                   api_visibility="private", queue=False)
+    model.change(lambda name, w, h: follow_model(name, w, h, snap=False)[:2],
+                 [model, width, height], [preset, presets], api_visibility="private",
+                 queue=False).then(**relabel)
+    # select fires before change is even sent: ``presets`` still names the model shown
+    model.select(lambda name, w, h, shown: follow_model(
+                     name, w, h, snap=name != (shown or {}).get("model")),
+                 [model, width, height, presets], [preset, presets, width, height],
+                 api_visibility="private", queue=False).then(**relabel)
     # in the page alone: a click answers at once, even while a job holds the queue
     random_seed.click(None, None, seed, js="() => -1", api_visibility="private", queue=False)
-    refresh.click(refresh_models, None, [model, no_model, refiner, vae],
-                  api_visibility="private")
+    refresh.click(refresh_models, [model, width, height],
+                  [model, no_model, refiner, vae, preset, presets, width, height],
+                  api_visibility="private").then(**relabel)
     return CommonControls(model, width, height, sampler, scheduler, clip_skip, steps, cfg, seed,
                           batch_size, batch_count, refiner, switch_at, vae, random_seed,
                           reuse_seed)
