@@ -25,6 +25,17 @@ def tiny_models_dir(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def demo_models_dir(tmp_path_factory) -> Path:
+    """A models folder holding the shipped demo model (``sdxl-demo-shapes``, a diffusers
+    folder), installed the way the README says."""
+    from webui.testing.demo_model import install
+
+    root = tmp_path_factory.mktemp("demo-models")
+    install(root)
+    return root
+
+
 @pytest.fixture
 def settings(tiny_models_dir, tmp_path):
     from webui.config import Settings

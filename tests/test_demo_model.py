@@ -39,9 +39,10 @@ def test_caption_wording():
 
 def test_render_draws_the_shape_where_the_caption_says():
     img = np.asarray(dd.render(dd.Sample("square", "red", "blue", "top left", "large")))
-    assert tuple(img[16, 16]) == dd.COLOURS["red"]  # inside the square
-    assert tuple(img[48, 48]) == dd.COLOURS["blue"]  # far corner: background
-    assert tuple(img[1, 63]) == dd.COLOURS["blue"]
+    n = dd.NATIVE
+    assert tuple(img[n // 4, n // 4]) == dd.COLOURS["red"]  # inside the square
+    assert tuple(img[3 * n // 4, 3 * n // 4]) == dd.COLOURS["blue"]  # far corner: background
+    assert tuple(img[1, n - 1]) == dd.COLOURS["blue"]
 
 
 def _accuracy(images, samples) -> dict[str, float]:
@@ -88,8 +89,8 @@ def test_classifier_survives_perturbed_pictures(perturb):
 
 def test_classifier_accepts_pil_images_of_other_sizes():
     s = dd.Sample("triangle", "yellow", "purple", "bottom right", "large")
-    img = dd.render(s, size=128)
-    assert dd.classify(img) == dd.expected(s)
+    for size in (64, 256):
+        assert dd.classify(dd.render(s, size=size)) == dd.expected(s)
 
 
 def test_classifier_is_not_fooled_by_a_wrong_label():
@@ -110,7 +111,8 @@ def smoke_model(tmp_path_factory):
     models = tmp_path_factory.mktemp("demo-models")
     out = models / "Stable-diffusion" / "sdxl-demo-shapes"
     cfg = dm.TrainConfig(seed=3, vae_steps=2, unet_steps=3, vae_images=32, unet_images=64,
-                         vae_batch=4, unet_batch=8)
+                         vae_batch=4, unet_batch=8, vae_whole_steps=1, vae_whole_batch=2,
+                         threads=1)
     report = dm.train(out, cfg)
     return models, out, report
 
@@ -144,7 +146,8 @@ def test_training_is_deterministic_per_seed(smoke_model, tmp_path):
 
     _, out, _ = smoke_model
     cfg = dm.TrainConfig(seed=3, vae_steps=2, unet_steps=3, vae_images=32, unet_images=64,
-                         vae_batch=4, unet_batch=8)
+                         vae_batch=4, unet_batch=8, vae_whole_steps=1, vae_whole_batch=2,
+                         threads=1)
     dm.train(tmp_path / "again", cfg)
     for part in ("unet", "vae", "text_encoder_2"):
         a, b = (load_file(next((root / part).glob("*.safetensors")))
@@ -180,7 +183,8 @@ def test_the_app_runs_the_demo_model(smoke_model):
 
     models, _, _ = smoke_model
     manager = ModelManager(ModelRegistry(models / "Stable-diffusion"), device="cpu")
-    result = run(manager, small_request(model="sdxl-demo-shapes", prompt="a red circle"))
+    result = run(manager, small_request(model="sdxl-demo-shapes", prompt="a red circle",
+                                        width=dd.NATIVE, height=dd.NATIVE))
     assert result.images[0].image.size == (dd.NATIVE, dd.NATIVE)
 
 
@@ -212,3 +216,55 @@ def test_export_fp16_halves_the_weights_and_still_loads(smoke_model, tmp_path):
     assert size(half) < 0.51 * size(out)
     pipe = StableDiffusionXLPipeline.from_pretrained(str(half), local_files_only=True)
     assert pipe.unet.config.addition_embed_type == "text_time"
+
+
+# --- the shipped model: installed into a models folder, used by a hosted demo -------------
+
+
+def test_shipped_weights_are_small_safetensors_with_their_seed():
+    import json
+
+    from webui.testing.demo_model import SHIPPED
+
+    files = list(SHIPPED.rglob("*"))
+    weights = [f for f in files if f.suffix == ".safetensors"]
+    assert len(weights) == 4  # unet, vae, both text encoders
+    assert not [f for f in files if f.suffix in {".bin", ".ckpt", ".pt", ".pth"}]
+    assert sum(f.stat().st_size for f in weights) <= 25 * 2**20
+    report = json.loads((SHIPPED / "training.json").read_text())
+    assert report["config"]["seed"] == 0 and report["config"]["unet_steps"] > 0
+
+
+def test_install_puts_a_diffusers_folder_the_registry_finds(tmp_path):
+    from webui.models.registry import ModelRegistry
+    from webui.testing.demo_model import NAME, SHIPPED, install
+
+    target = install(tmp_path)
+    assert target == tmp_path / "Stable-diffusion" / NAME
+    assert (target / "model_index.json").read_bytes() == (SHIPPED / "model_index.json"
+                                                            ).read_bytes()
+    info, = ModelRegistry(tmp_path / "Stable-diffusion").scan()
+    assert (info.name, info.format) == (NAME, "diffusers")
+    # a second install leaves the copy alone; an interrupted one (no model_index.json yet)
+    # is not a model, and the next install completes it
+    stamp = (target / "unet" / "config.json").stat().st_mtime_ns
+    install(tmp_path)
+    assert (target / "unet" / "config.json").stat().st_mtime_ns == stamp
+    (target / "model_index.json").unlink()
+    assert ModelRegistry(tmp_path / "Stable-diffusion").scan() == []
+    install(tmp_path)
+    assert [m.name for m in ModelRegistry(tmp_path / "Stable-diffusion").scan()] == [NAME]
+
+
+def test_a_hosted_demo_without_weights_offers_the_demo_model(tmp_path):
+    from webui.app import create_context
+    from webui.config import Settings
+
+    ctx = create_context(Settings(models_dir=tmp_path / "models", outputs_dir=tmp_path / "o",
+                                  data_dir=tmp_path / "d", device="cpu", demo=True))
+    assert ctx.manager.checkpoint_names() == ["sdxl-demo-shapes"]
+    assert ctx.checkpoint.current() == "sdxl-demo-shapes"
+    # outside demo mode an empty models folder stays empty (the README says how to install)
+    plain = create_context(Settings(models_dir=tmp_path / "m2", outputs_dir=tmp_path / "o2",
+                                    data_dir=tmp_path / "d2", device="cpu"))
+    assert plain.manager.checkpoint_names() == []

@@ -86,3 +86,20 @@ def test_weights_commands_fit_the_pinned_hf_cli():
     # the one-file route comes first, the folder route after it
     assert weights.index("sd_xl_base_1.0.safetensors") < weights.index(
         "hf download stabilityai/stable-diffusion-xl-base-1.0 --include")
+
+
+def test_quick_look_installs_the_shipped_demo_model(tmp_path):
+    """The README's quick look runs the demo model's real ``install`` into ``models`` (the
+    default --models-dir), then the app."""
+    import subprocess
+    import sys
+
+    quick = README.split("### A quick look without weights", 1)[1].split("\n## ", 1)[0]
+    lines = commands(quick)
+    assert lines[:2] == ["python -m webui.testing.demo_model install models",
+                         "python launch.py"]
+    argv = shlex.split(lines[0])[1:-1] + [str(tmp_path / "models")]
+    out = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "models/Stable-diffusion/sdxl-demo-shapes/model_index.json").is_file()

@@ -67,6 +67,12 @@ def create_context(settings: Settings) -> AppContext:
                            offload=settings.offload,
                            device_budget=parse_size(settings.vram_budget, "--vram-budget"),
                            compile=settings.compile, fuse_qkv=settings.fuse_qkv)
+    if settings.demo and not manager.checkpoint_names():
+        # a hosted demo without weights draws with the shipped demo model (no download)
+        from webui.testing.demo_model import install
+
+        log.info("demo: no checkpoint found; installed the demo model at %s",
+                 install(settings.models_dir))
     if settings.demo:  # visitors choose among these only, at every door
         manager.offered = settings.demo_models or (
             (settings.ckpt,) if settings.ckpt else tuple(manager.checkpoint_names()[:1]))

@@ -230,7 +230,9 @@ class ModelManager:
     def no_model_message(self) -> str:
         return (f"No checkpoint found. Put an SDXL checkpoint (a diffusers folder or a "
                 f"single .safetensors file) in {self.registry.root.resolve()} and press "
-                "Refresh.")
+                "Refresh. For a quick look without weights, `python -m "
+                f"webui.testing.demo_model install {self.registry.root.parent.resolve()}` "
+                "adds a small demo model that draws coloured shapes.")
 
     # -- what is resident -------------------------------------------------------------------
     @property

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw
 
-NATIVE = 64  # px; latents are NATIVE // 8 = 8 square
+NATIVE = 128  # px; latents are NATIVE // 8 = 16 square
 
 #: named colours (sRGB); far enough apart that a blurry decode still reads as one of them
 COLOURS: dict[str, tuple[int, int, int]] = {

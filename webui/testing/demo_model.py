@@ -9,8 +9,9 @@ the empty prompt) so classifier-free guidance works.
 
 Command line::
 
-    python -m webui.testing.demo_model train OUT [--seed N] [--minutes M]
+    python -m webui.testing.demo_model train OUT [--seed N] [--vae-steps N] [--unet-steps N]
     python -m webui.testing.demo_model export-fp16 OUT SHIPPED   # float16 copy to ship
+    python -m webui.testing.demo_model install MODELS_DIR        # -> Stable-diffusion/sdxl-demo-shapes
 
 writes a diffusers folder (``StableDiffusionXLPipeline.from_pretrained(OUT)`` loads it) and
 ``OUT/training.json`` (the seed, steps, losses and times that made it).
@@ -40,6 +41,9 @@ _TEXT2_HIDDEN = 48  # text_encoder_2 (OpenCLIP bigG role): cross-attention dim 3
 _TIME_EMBED = 8
 _PROJECTION = 32
 #: SDXL's micro-conditioning at the native size: original size, crop (0, 0), target size
+#: the folder name it is installed as, and the shipped copy beside this script
+NAME = "sdxl-demo-shapes"
+SHIPPED = Path(__file__).resolve().with_name("demo_shapes")
 TIME_IDS = (demo_data.NATIVE, demo_data.NATIVE, 0, 0, demo_data.NATIVE, demo_data.NATIVE)
 
 
@@ -48,23 +52,29 @@ class TrainConfig:
     """Everything that decides the weights (with the seed)."""
 
     seed: int = 0
-    minutes: float = 30.0  # wall-clock budget for both stages together
-    vae_share: float = 0.4  # part of the budget for the VAE (the slower stage to learn)
-    vae_steps: int | None = None  # exact step counts (reproducible runs); None: by time
-    unet_steps: int | None = None
+    vae_steps: int = 3000
+    unet_steps: int = 2700
     vae_images: int = 4096
     unet_images: int = 8192
-    vae_batch: int = 16
+    vae_batch: int = 8
+    vae_crop: int = 64  # px square crops for the VAE...
+    vae_whole_steps: int = 300  # ...then whole pictures (norms and attention see full size)
+    vae_whole_batch: int = 4
     unet_batch: int = 32
     vae_lr: float = 1e-3
     unet_lr: float = 5e-4
-    text_lr: float = 2e-4
-    kl_weight: float = 1e-5
+    text_lr: float = 5e-4
+    latent_noise: float = 0.05  # decoder sees latents + this x their std of noise
+    min_snr_gamma: float = 5.0  # min-SNR loss weighting (Hang et al. 2023): faster training
+    # v-prediction: at high noise the UNet predicts the picture itself, so the background
+    # colour and the shape's place follow the prompt (epsilon prediction left every
+    # background one average colour: the low-frequency part was never learnt)
+    prediction_type: str = "v_prediction"
     drop_zero: float = 0.08  # caption -> zero embeddings (SDXL's empty negative prompt)
     drop_empty: float = 0.04  # caption -> "" (an empty prompt encoded)
     partial: float = 0.25  # caption -> a few of its words ("a red circle", "blue background")
     ema: float = 0.999
-    threads: int = 1
+    threads: int = 2
 
 
 # --- the architecture -----------------------------------------------------------------
@@ -96,18 +106,19 @@ def build_vae():
 
 
 def build_unet(cross_attention_dim: int = _TEXT_HIDDEN + _TEXT2_HIDDEN):
-    """SDXL's UNet layout in miniature: cross-attention at every level, ``text_time``."""
+    """SDXL's UNet layout in miniature: three levels, the first without attention and the
+    two lower ones with cross-attention, ``text_time`` micro-conditioning."""
     from diffusers import UNet2DConditionModel
 
     return UNet2DConditionModel(
         sample_size=demo_data.NATIVE // 8,
         in_channels=4, out_channels=4,
-        block_out_channels=(32, 64),
+        block_out_channels=(32, 64, 96),
         layers_per_block=1,
-        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-        attention_head_dim=(2, 4),
-        transformer_layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4, 6),
+        transformer_layers_per_block=(1, 1, 2),
         use_linear_projection=True,
         cross_attention_dim=cross_attention_dim,
         addition_embed_type="text_time",
@@ -128,8 +139,9 @@ def build_text_encoders(tokenizer):
             CLIPTextModelWithProjection(_text_config(n, eos, bos, _TEXT2_HIDDEN, "gelu")))
 
 
-def build_pipeline(seed: int = 0):
-    """The untrained demo pipeline (weights from ``seed``)."""
+def build_pipeline(seed: int = 0, prediction_type: str = "v_prediction"):
+    """The untrained demo pipeline (weights from ``seed``): SDXL's Euler scheduler config,
+    predicting ``prediction_type``."""
     from diffusers import StableDiffusionXLPipeline
 
     from webui.testing.tiny_models import _scheduler
@@ -139,7 +151,9 @@ def build_pipeline(seed: int = 0):
     te, te2 = build_text_encoders(tok)
     return StableDiffusionXLPipeline(
         vae=build_vae(), text_encoder=te, text_encoder_2=te2, tokenizer=tok, tokenizer_2=tok2,
-        unet=build_unet(), scheduler=_scheduler(), add_watermarker=False)
+        unet=build_unet(), add_watermarker=False,
+        scheduler=_scheduler().__class__.from_config(_scheduler().config,
+                                                     prediction_type=prediction_type))
 
 
 # --- text -----------------------------------------------------------------------------
@@ -185,33 +199,67 @@ def _images_tensor(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
-def train_vae(vae, cfg: TrainConfig, deadline: float, gen: torch.Generator) -> dict:
-    """Reconstruction (L1 + MSE: flat colours must come back exact) and a light KL."""
+def _cosine(step: int, total: int, warmup: int = 50, floor: float = 0.05) -> float:
+    """Learning-rate factor: linear warm-up, then cosine decay to ``floor``."""
+    done = min(1.0, step / max(1, total))
+    return min(1.0, (step + 1) / warmup) * (floor + (1 - floor) * 0.5 * (1 + math.cos(
+        math.pi * done)))
+
+
+def train_vae(vae, cfg: TrainConfig, gen: torch.Generator) -> dict:
+    """Reconstruction (L1 + MSE: flat colours must come back exact) on random crops (the VAE
+    is convolutional, and a crop costs a fraction of a whole picture), with a little noise on
+    the latents (relative to their spread) so the decoder forgives a diffusion model's
+    imprecision. No KL term: the posterior's spread is set afterwards to that noise."""
     images, _ = demo_data.make_dataset(cfg.vae_images, seed=cfg.seed + 1)
     x_all = _images_tensor(images)
     opt = torch.optim.Adam(vae.parameters(), lr=cfg.vae_lr)
     vae.train()
-    step, losses, t0 = 0, [], time.time()
-    while (step < cfg.vae_steps) if cfg.vae_steps is not None else (time.time() < deadline):
-        idx = torch.randint(0, len(x_all), (cfg.vae_batch,), generator=gen)
-        x = x_all[idx]
+    losses, t0 = [], time.time()
+    total = cfg.vae_steps + cfg.vae_whole_steps
+    for step in range(total):
+        for g in opt.param_groups:
+            g["lr"] = cfg.vae_lr * _cosine(step, total)
+        whole = step >= cfg.vae_steps
+        crop = demo_data.NATIVE if whole else cfg.vae_crop
+        batch = cfg.vae_whole_batch if whole else cfg.vae_batch
+        idx = torch.randint(0, len(x_all), (batch,), generator=gen)
+        ox, oy = torch.randint(0, demo_data.NATIVE - crop + 1, (2,), generator=gen).tolist()
+        x = x_all[idx][:, :, oy:oy + crop, ox:ox + crop]
         post = vae.encode(x).latent_dist
-        z = post.mean + post.std * torch.randn(post.mean.shape, generator=gen)
+        m = post.mean
+        z = m + cfg.latent_noise * m.detach().std() * torch.randn(m.shape, generator=gen)
         rec = vae.decode(z).sample
-        kl = post.kl().mean() / x[0].numel()
-        loss = (rec - x).abs().mean() + ((rec - x) ** 2).mean() + cfg.kl_weight * kl
+        loss = (rec - x).abs().mean() + ((rec - x) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         losses.append(loss.item())
-        step += 1
-        if step % 50 == 0:
-            log.info("vae step %d loss %.4f (%.0fs)", step, np.mean(losses[-50:]),
+        if (step + 1) % 100 == 0:
+            log.info("vae step %d loss %.4f (%.0fs)", step + 1, np.mean(losses[-100:]),
                      time.time() - t0)
+        if (step + 1) % 1000 == 0 and step + 1 < total:
+            vae.eval()
+            log.info("vae check: %s", vae_check(vae, cfg.seed + 9, n=32))
+            vae.train()
     vae.eval()
-    return {**vae_check(vae, cfg.seed + 9), "vae_steps": step,
-            "vae_loss": float(np.mean(losses[-50:])) if losses else None,
+    sigma = _fix_posterior_std(vae, x_all[:256], cfg.latent_noise)
+    return {**vae_check(vae, cfg.seed + 9), "vae_steps": cfg.vae_steps,
+            "vae_whole_steps": cfg.vae_whole_steps, "latent_std": sigma,
+            "vae_loss": float(np.mean(losses[-100:])) if losses else None,
             "vae_seconds": round(time.time() - t0, 1)}
+
+
+@torch.no_grad()
+def _fix_posterior_std(vae, x: torch.Tensor, noise: float) -> float:
+    """Make the encoder's posterior what training used: the mean it learnt, and a constant
+    std of ``noise`` x the spread of the means (its log-variance outputs were never trained).
+    Pipelines that sample the posterior (img2img) then see the noise the decoder expects."""
+    sigma = noise * float(vae.encode(x).latent_dist.mean.std())
+    n = vae.config.latent_channels
+    vae.quant_conv.weight[n:].zero_()
+    vae.quant_conv.bias[n:].fill_(2 * math.log(sigma))
+    return sigma
 
 
 @torch.no_grad()
@@ -243,8 +291,8 @@ def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> N
             pe.lerp_(pm, 1 - decay)
 
 
-def train_unet(pipe, cfg: TrainConfig, deadline: float, gen: torch.Generator) -> dict:
-    """Epsilon prediction on the SDXL noise schedule, text encoders trained alongside."""
+def train_unet(pipe, cfg: TrainConfig, gen: torch.Generator) -> dict:
+    """The SDXL noise schedule, v (or epsilon) prediction, text encoders trained alongside."""
     images, samples = demo_data.make_dataset(cfg.unet_images, seed=cfg.seed + 2)
     t0 = time.time()
     mean, std = cache_latents(pipe.vae, images)
@@ -270,15 +318,11 @@ def train_unet(pipe, cfg: TrainConfig, deadline: float, gen: torch.Generator) ->
     modules.train()
     alphas = pipe.scheduler.alphas_cumprod.float()
     time_ids = torch.tensor([TIME_IDS], dtype=torch.float32)
-    budget = (cfg.unet_steps if cfg.unet_steps is not None
-              else max(1.0, deadline - time.time()))
-    step, losses = 0, []
+    snr = alphas / (1 - alphas)
+    losses = []
     t1 = time.time()
-    while (step < cfg.unet_steps) if cfg.unet_steps is not None else (time.time() < deadline):
-        # warm up, then cosine decay over the budget (steps, or seconds when timed)
-        done = step / budget if cfg.unet_steps is not None else (time.time() - t1) / budget
-        scale = min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi *
-                                                                          min(1.0, done))))
+    for step in range(cfg.unet_steps):
+        scale = _cosine(step, cfg.unet_steps, warmup=100, floor=0.1)
         for g, lr in zip(opt.param_groups, base_lrs):
             g["lr"] = lr * scale
         idx = torch.randint(0, len(mean), (cfg.unet_batch,), generator=gen)
@@ -305,43 +349,75 @@ def train_unet(pipe, cfg: TrainConfig, deadline: float, gen: torch.Generator) ->
         pred = unet(zt, t, encoder_hidden_states=embeds,
                     added_cond_kwargs={"text_embeds": pooled,
                                        "time_ids": time_ids.expand(cfg.unet_batch, -1)}).sample
-        loss = ((pred - noise) ** 2).mean()
+        # min-SNR weighting: min(SNR, gamma) / SNR for epsilon, / (SNR + 1) for v
+        if cfg.prediction_type == "v_prediction":
+            target = a.sqrt() * noise - (1 - a).sqrt() * z0
+            weight = snr[t].clamp(max=cfg.min_snr_gamma) / (snr[t] + 1)
+        else:
+            target = noise
+            weight = snr[t].clamp(max=cfg.min_snr_gamma) / snr[t]
+        loss = (((pred - target) ** 2).mean(dim=(1, 2, 3)) * weight).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(modules.parameters(), 1.0)
         opt.step()
-        step += 1
-        _ema_update(ema, modules, min(cfg.ema, (1 + step) / (10 + step)))
+        _ema_update(ema, modules, min(cfg.ema, (2 + step) / (11 + step)))
         losses.append(loss.item())
-        if step % 50 == 0:
-            log.info("unet step %d loss %.4f lr x%.2f (%.0fs)", step, np.mean(losses[-50:]),
-                     scale, time.time() - t1)
+        if (step + 1) % 100 == 0:
+            log.info("unet step %d loss %.4f lr x%.2f (%.0fs)", step + 1,
+                     np.mean(losses[-100:]), scale, time.time() - t1)
     # the EMA weights draw cleaner pictures than the last step's
     for module, averaged in zip(modules, ema):
         module.load_state_dict(averaged.state_dict())
     modules.eval()
-    return {"unet_steps": step, "unet_loss": float(np.mean(losses[-100:])) if losses else None,
+    return {"unet_steps": cfg.unet_steps, "unet_loss": float(np.mean(losses[-100:])) if losses else None,
             "unet_seconds": round(time.time() - t0, 1), "scaling_factor": scaling}
 
 
-def train(out: Path | str, cfg: TrainConfig) -> dict:
-    """Train the demo model and save it as a diffusers folder at ``out``; returns the log."""
-    # One thread by default: on a shared 2-core machine two OpenMP threads thrash as soon as
-    # anything else runs (steps measured 10-30x slower than with one); a fixed count also
-    # keeps float reductions, and so the weights, the same from run to run.
+def train(out: Path | str, cfg: TrainConfig, vae_from: Path | str | None = None) -> dict:
+    """Train the demo model and save it as a diffusers folder at ``out``; returns the log.
+
+    Each stage draws from its own generator, so ``vae_from`` (the folder of an earlier run
+    with the same seed and VAE settings) can stand in for the VAE stage and the result is
+    the same as one run; its VAE time is counted in ``total_seconds``."""
+    # A fixed thread count keeps float reductions, and so the weights, the same from run to
+    # run. Two threads on a 2-core machine, but only when nothing else runs: OpenMP threads
+    # that lose their core to another process make each step 10-30x slower.
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
     start = time.time()
-    pipe = build_pipeline(cfg.seed)
-    vae_deadline = start + cfg.minutes * 60 * cfg.vae_share
+    pipe = build_pipeline(cfg.seed, cfg.prediction_type)
     report = {"config": asdict(cfg)}
-    report.update(train_vae(pipe.vae, cfg, vae_deadline, gen))
+    if vae_from is not None:
+        report.update(_reuse_vae(pipe, Path(vae_from), cfg))
+    else:
+        report.update(train_vae(pipe.vae, cfg, torch.Generator().manual_seed(cfg.seed)))
+    log.info("vae: %s", {k: v for k, v in report.items() if k.startswith("vae")})
     pipe.vae.requires_grad_(False)
-    report.update(train_unet(pipe, cfg, start + cfg.minutes * 60, gen))
-    report["total_seconds"] = round(time.time() - start, 1)
+    unet_start = time.time()
+    report.update(train_unet(pipe, cfg, torch.Generator().manual_seed(cfg.seed + 100)))
+    report["total_seconds"] = round(report["vae_seconds"] + time.time() - unet_start
+                                    if vae_from is not None else time.time() - start, 1)
     save(pipe, out, report)
     return report
+
+
+_VAE_FIELDS = ("seed", "vae_steps", "vae_images", "vae_batch", "vae_crop", "vae_whole_steps",
+               "vae_whole_batch", "vae_lr", "latent_noise", "threads")
+
+
+def _reuse_vae(pipe, folder: Path, cfg: TrainConfig) -> dict:
+    """The VAE (and its report) of an earlier run whose VAE stage had these settings."""
+    from diffusers import AutoencoderKL
+
+    earlier = json.loads((folder / "training.json").read_text())
+    mine, theirs = asdict(cfg), earlier["config"]
+    differ = [k for k in _VAE_FIELDS if mine[k] != theirs.get(k)]
+    if differ:
+        raise ValueError(f"{folder} was trained with other VAE settings: {', '.join(differ)}")
+    pipe.vae.load_state_dict(AutoencoderKL.from_pretrained(folder / "vae").state_dict())
+    pipe.vae.eval()
+    return {k: v for k, v in earlier.items() if k.startswith("vae") or k == "latent_std"}
 
 
 def save(pipe, out: Path | str, report: dict) -> Path:
@@ -349,6 +425,62 @@ def save(pipe, out: Path | str, report: dict) -> Path:
     pipe.save_pretrained(out, safe_serialization=True)
     (out / "training.json").write_text(json.dumps(report, indent=2))
     return out
+
+
+def install(models_dir: Path | str, source: Path | str | None = None) -> Path:
+    """Put the shipped demo model into ``models_dir`` (A1111 layout) as the diffusers folder
+    ``Stable-diffusion/sdxl-demo-shapes/``; a complete copy already there is left as it is.
+    ``model_index.json`` is copied last: the registry sees a folder as a model only once it
+    is there, so an interrupted copy is never picked up (and the next install redoes it)."""
+    import shutil
+
+    source = Path(source) if source is not None else SHIPPED
+    if not (source / "model_index.json").is_file():
+        raise FileNotFoundError(f"the demo model is not at {source} (a source checkout ships "
+                                "it; `python -m webui.testing.demo_model train` remakes it)")
+    target = Path(models_dir) / "Stable-diffusion" / NAME
+    if (target / "model_index.json").is_file():
+        return target
+    shutil.rmtree(target, ignore_errors=True)  # what an interrupted copy left
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("model_index.json"))
+    shutil.copy2(source / "model_index.json", target / "model_index.json")
+    return target
+
+
+#: the README's grid: one prompt per column
+GRID_PROMPTS = (
+    "a large red circle on a blue background, center",
+    "a large yellow star on a purple background, center",
+    "a small white triangle on a green background, top left",
+    "a large blue square on a yellow background, bottom right",
+    "a large orange triangle on a black background, center",
+    "a small green circle on a white background, top right",
+)
+
+
+def grid(model_dir: Path | str, out: Path | str, seeds: int = 2, steps: int = 20,
+         cfg: float = 5.0) -> Path:
+    """A labelled picture of prompts (columns) and seeds (rows) drawn by the model."""
+    from diffusers import StableDiffusionXLPipeline
+    from PIL import Image, ImageDraw
+
+    pipe = StableDiffusionXLPipeline.from_pretrained(str(model_dir), local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    n, label, pad = demo_data.NATIVE, 44, 6
+    cols = len(GRID_PROMPTS)
+    sheet = Image.new("RGB", (cols * (n + pad) + pad, label + seeds * (n + pad) + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    for c, prompt in enumerate(GRID_PROMPTS):
+        x = pad + c * (n + pad)
+        words = prompt.replace(" on a", "\non a").replace(", ", ",\n")
+        draw.multiline_text((x, 2), words, fill="black", spacing=1)
+        gens = [torch.Generator().manual_seed(s) for s in range(seeds)]
+        images = pipe([prompt] * seeds, num_inference_steps=steps, guidance_scale=cfg,
+                      height=n, width=n, generator=gens).images
+        for r, img in enumerate(images):
+            sheet.paste(img, (x, label + pad + r * (n + pad)))
+    sheet.save(out)
+    return Path(out)
 
 
 def export_fp16(src: Path | str, dst: Path | str) -> Path:
@@ -373,25 +505,37 @@ def main(argv: list[str] | None = None) -> None:
     t = sub.add_parser("train", help="train the demo model into a diffusers folder")
     t.add_argument("out", help="folder to write (a diffusers pipeline)")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--minutes", type=float, default=TrainConfig.minutes,
-                   help="wall-clock budget for both stages (default %(default)s)")
-    t.add_argument("--vae-steps", type=int, default=None,
-                   help="exact VAE steps instead of the time budget (reproducible)")
-    t.add_argument("--unet-steps", type=int, default=None,
-                   help="exact UNet steps instead of the time budget (reproducible)")
+    t.add_argument("--vae-steps", type=int, default=TrainConfig.vae_steps)
+    t.add_argument("--unet-steps", type=int, default=TrainConfig.unet_steps)
+    t.add_argument("--vae-from", default=None, metavar="DIR",
+                   help="take the VAE stage from an earlier run's folder (same seed and VAE "
+                        "settings; the result is the same as training it again)")
     t.add_argument("--threads", type=int, default=TrainConfig.threads,
                    help="torch CPU threads (default %(default)s)")
+    i = sub.add_parser("install", help=f"copy the shipped demo model into MODELS_DIR as "
+                                       f"Stable-diffusion/{NAME}/")
+    i.add_argument("models_dir")
+    g = sub.add_parser("grid", help="save a labelled grid of prompts drawn by a model")
+    g.add_argument("model_dir")
+    g.add_argument("out")
     e = sub.add_parser("export-fp16", help="copy a trained folder with float16 weights")
     e.add_argument("src")
     e.add_argument("dst")
     args = parser.parse_args(argv)
+    if args.command == "install":
+        print(install(args.models_dir))
+        return
+    if args.command == "grid":
+        torch.set_num_threads(1)
+        print(grid(args.model_dir, args.out))
+        return
     if args.command == "export-fp16":
         print(export_fp16(args.src, args.dst))
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    cfg = TrainConfig(seed=args.seed, minutes=args.minutes, vae_steps=args.vae_steps,
+    cfg = TrainConfig(seed=args.seed, vae_steps=args.vae_steps,
                       unet_steps=args.unet_steps, threads=args.threads)
-    report = train(args.out, cfg)
+    report = train(args.out, cfg, vae_from=args.vae_from)
     print(json.dumps({k: v for k, v in report.items() if k != "config"}, indent=2))
 
 
