@@ -59,19 +59,21 @@ def trained(tiny_models_dir, tmp_path_factory):
     root = models_copy(tiny_models_dir, tmp_path_factory.mktemp("train-models"))
     registry = ModelRegistry(root / "Stable-diffusion")
     manager = ModelManager(registry, device="cpu")
-    pipe = manager.preload("tiny-sdxl-a").pipe
     spec = validate_spec(TrainingSpec(
         name=NAME, images=(pattern(0), pattern(1, 96, 64), pattern(2)), steps=6, rank=4,
         alpha=2, conv_rank=2, conv_alpha=1, resolution=64, learning_rate=1e-2,
         train_text_encoders=True, seed=5), registry.lora_dir)
-    base_before = txt2img_latents(pipe, PROMPT, 7, 4, 64)
-    before = snapshot(pipe)
     steps = []
-    with LoraTraining(pipe, spec, root.parent / "state") as run:
-        outcome = run.train(progress=lambda s, t, loss: steps.append((s, t, loss)))
-        in_memory = run.sample_latents(PROMPT, 7, steps=4, size=64)
-        path = run.save(registry.lora_dir, outcome, base_name="tiny-sdxl-a",
-                        base_sha256=registry.sha256(registry.get("tiny-sdxl-a")))
+    # as the app will: the checkpoint held (and placed) by the manager for the whole run
+    with manager.prepare(JobModels("tiny-sdxl-a")) as bundle:
+        pipe = bundle.base.pipe
+        base_before = txt2img_latents(pipe, PROMPT, 7, 4, 64)
+        before = snapshot(pipe)
+        with LoraTraining(pipe, spec, root.parent / "state") as run:
+            outcome = run.train(progress=lambda s, t, loss: steps.append((s, t, loss)))
+            in_memory = run.sample_latents(PROMPT, 7, steps=4, size=64)
+            path = run.save(registry.lora_dir, outcome, base_name="tiny-sdxl-a",
+                            base_sha256=registry.sha256(registry.get("tiny-sdxl-a")))
     return dict(manager=manager, registry=registry, pipe=pipe, spec=spec, path=path,
                 outcome=outcome, steps=steps, run=run, before=before, root=root,
                 base_before=base_before, in_memory=in_memory)

@@ -82,3 +82,21 @@ def test_other_bad_settings(lora_dir, field, value, match):
 
 def test_check_name_without_a_folder():
     assert check_name(" Ok name-1 ", None) == "Ok name-1"
+
+
+def test_a_name_taken_in_a_subfolder_is_refused(lora_dir):
+    (lora_dir / "styles").mkdir()
+    (lora_dir / "styles" / "Deep.safetensors").write_bytes(b"x")
+    refused(lora_dir, r"already exists", name="deep")  # <lora:deep> would find styles/Deep
+
+
+@pytest.mark.parametrize("kind", ["refiner", "inpaint"])
+def test_only_an_sdxl_base_trains(kind, tmp_path):
+    from webui.testing.tiny_models import build_pipeline
+    from webui.training.trainer import LoraTraining
+
+    pipe = (build_pipeline("refiner", 1) if kind == "refiner"
+            else build_pipeline("base", 1, in_channels=9))
+    with pytest.raises(RequestError, match="SDXL base"):
+        LoraTraining(pipe, validate_spec(spec(), None), tmp_path / "state")
+    assert not (tmp_path / "state").exists()

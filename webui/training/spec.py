@@ -88,7 +88,8 @@ def check_name(name, lora_dir: Path | str | None) -> str:
     if lora_dir is not None:
         folder = Path(lora_dir)
         if folder.is_dir():
-            taken = {p.stem.lower() for p in folder.iterdir() if p.is_file() or p.is_dir()}
+            # any file's stem, subfolders included: ``<lora:name>`` also finds sub/name
+            taken = {p.stem.lower() for p in folder.rglob("*")}
             if name.lower() in taken:
                 raise RequestError(f"a LoRA named {name!r} already exists in {folder}; "
                                    "choose another name")

@@ -6,6 +6,11 @@ the pipeline the model manager already holds.
         path = run.save(lora_dir, base_name=..., base_sha256=...)
     # here the pipeline is exactly as it was (no adapter, same flags, same device)
 
+The caller hands in the manager's pipeline with its modules where training should run, e.g.
+``with manager.prepare(JobModels(checkpoint)) as bundle: train_lora(bundle.base.pipe, ...)``
+(the manager's lock then holds generation back until training ends). Modules are never
+moved; the VAE is cast to fp32 for the latents and back.
+
 What it does, and why:
 
 * Latents (the VAE's posterior mean and spread, VAE in fp32) and, unless the text encoders
