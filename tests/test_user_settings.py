@@ -30,6 +30,20 @@ def test_settings_survive_restart_and_reject_bad_values(tmp_path):
     assert SettingsStore(tmp_path / "settings.json").current.output_format == "webp"
 
 
+def test_size_is_unsaved_until_chosen(tmp_path):
+    """No size saved means "the checkpoint's native size" (None); saving other settings keeps
+    it so; a saved size is checked against the limits like a request's."""
+    store = SettingsStore(tmp_path / "settings.json")
+    assert (store.current.width, store.current.height) == (None, None)
+    store.save(steps=25)
+    assert SettingsStore(tmp_path / "settings.json").current.width is None
+    store.save(width=512, height=768)
+    assert (SettingsStore(tmp_path / "settings.json").current.height) == 768
+    with pytest.raises(RequestError, match="width"):
+        store.save(width=4)
+    assert SettingsStore(tmp_path / "settings.json").current.width == 512
+
+
 def test_broken_settings_file_falls_back_to_defaults(tmp_path):
     (tmp_path / "settings.json").write_text("{not json")
     assert SettingsStore(tmp_path / "settings.json").current.steps == 20

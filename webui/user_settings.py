@@ -30,8 +30,9 @@ class UserSettings:
     sampler: str = "Euler a"
     steps: int = 20
     cfg_scale: float = 7.0
-    width: int = 1024
-    height: int = 1024
+    # None: the checkpoint's own native size (1024 for SDXL, 128 for the demo model)
+    width: int | None = None
+    height: int | None = None
     output_format: str = "png"  # png | jpeg | webp
     filename_pattern: str = "[seed]"  # after the 5-digit number, as A1111's default
     live_preview_every: int = 5  # steps between live previews; 0 = off
@@ -43,7 +44,8 @@ class UserSettings:
         check_steps(as_int("steps", self.steps), limits)
         check_cfg(as_float("CFG scale", self.cfg_scale), limits)
         for name in ("width", "height"):
-            check_size(name, as_int(name, getattr(self, name)), limits)
+            if getattr(self, name) is not None:
+                check_size(name, as_int(name, getattr(self, name)), limits)
         if self.output_format not in FORMATS:
             raise RequestError(f"output format must be one of {', '.join(FORMATS)}")
         unknown = set(re.findall(r"\[[^\]]*\]", self.filename_pattern)) - TOKENS

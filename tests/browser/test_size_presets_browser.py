@@ -68,15 +68,15 @@ def preset_options(page, tab: str) -> list[str]:
 def test_presets_follow_the_checkpoint(app, pages):
     page = pages()
     page.goto(app.url)
-    # at load: tiny-sdxl-a's presets (128 px native); the default size (1024) stays
-    shows(page, "txt2img", "Custom", 1024, 1024)
+    # at load: tiny-sdxl-a's presets, and (no size saved in Settings) its native size
+    shows(page, "txt2img", "128x128 (1:1)", 128, 128)
     assert "native size: 128x128" in page.locator("#txt2img_preset").inner_text()
     tiny = preset_options(page, "txt2img")
     assert tiny[:3] == ["128x128 (1:1)", "144x112 (9:7)", "112x144 (7:9)"]
     assert tiny[-1] == "Custom" and "1024x1024 (1:1)" not in tiny
-    shows(page, "txt2img", "Custom", 1024, 1024)
+    shows(page, "txt2img", "128x128 (1:1)", 128, 128)
 
-    # a 1024 px model: SDXL's presets; 1024x1024 is one of them, so the size stays
+    # a 1024 px model: SDXL's presets; 128x128 is none of them -> its native square
     pick(page, "txt2img_checkpoint", "tiny-sdxl-xl")
     shows(page, "txt2img", "1024x1024 (1:1)", 1024, 1024)
     assert preset_options(page, "txt2img") == PRESET_CHOICES
@@ -108,8 +108,55 @@ def test_presets_follow_the_checkpoint(app, pages):
 
     # every generation tab follows its own checkpoint
     page.get_by_role("tab", name="img2img", exact=True).click()
-    shows(page, "img2img", "Custom", 1024, 1024)
+    shows(page, "img2img", "128x128 (1:1)", 128, 128)
     pick(page, "img2img_checkpoint", "tiny-sdxl-small")
     shows(page, "img2img", "64x64 (1:1)", 64, 64)
     page.get_by_role("tab", name="txt2img", exact=True).click()
     shows(page, "txt2img", "128x128 (1:1)", 128, 128)
+
+
+def saved_settings(app) -> dict:
+    path = app.outputs.parent / "data" / "settings.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def save_settings(page, app, **want) -> dict:
+    """Press Save and wait until settings.json holds ``want``; returns what it holds."""
+    import time
+
+    page.locator("#settings_save").click()
+    deadline = time.monotonic() + 60
+    while True:
+        saved = saved_settings(app)
+        if saved and all(saved.get(k) == v for k, v in want.items()):
+            return saved
+        assert time.monotonic() < deadline, (want, saved)
+        time.sleep(0.2)
+
+
+def test_an_unsaved_size_follows_the_default_checkpoint(app, pages):
+    """Settings shows the default checkpoint's native size while no size is saved; saving
+    other settings leaves it unsaved, so a new default checkpoint brings its own size."""
+    page = pages()
+    page.goto(app.url)
+    page.get_by_role("tab", name="Settings").click()
+    width = page.locator("#settings_width input[type=number]")
+    page.wait_for_function(
+        "() => document.querySelector('#settings_width input[type=number]')?.value === '128'")
+    saved = save_settings(page, app, steps=20)
+    assert (saved["width"], saved["height"]) == (None, None)
+
+    pick(page, "settings_default_model", "tiny-sdxl-xl")
+    page.wait_for_function(
+        "() => document.querySelector('#settings_width input[type=number]')?.value === '1024'")
+    saved = save_settings(page, app, default_model="tiny-sdxl-xl")
+    assert (saved["width"], saved["height"]) == (None, None)
+    fresh = pages()
+    fresh.goto(app.url)
+    shows(fresh, "txt2img", "1024x1024 (1:1)", 1024, 1024)
+
+    # a size chosen in Settings is saved and kept, whatever the checkpoint
+    width.fill("896")
+    width.press("Enter")
+    saved = save_settings(page, app, width=896)
+    assert saved["height"] is None

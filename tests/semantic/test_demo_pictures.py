@@ -5,6 +5,7 @@ pixels stop differing."""
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import numpy as np
@@ -95,10 +96,15 @@ def test_negative_prompt_makes_its_colour_rarer(demo_ctx):
 
 
 def test_cfg_1_follows_the_prompt_less_than_cfg_7(demo_ctx):
+    # random prompts, small shapes among them: on the large shapes of CASES the model
+    # follows the words well even without guidance
+    rng = random.Random(7)
+    samples = [dd.random_sample(rng) for _ in range(24)]
+
     def score(cfg):
         readings = [dd.classify(generate(demo_ctx, s.caption, seed=40 + i, cfg_scale=cfg)[0])
-                    for i, s in enumerate(CASES)]
-        return sum(hits(readings, CASES).values())
+                    for i, s in enumerate(samples)]
+        return sum(hits(readings, samples).values())
 
     low, high = score(1), score(7)
     assert high > low, (low, high)

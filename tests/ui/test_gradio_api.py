@@ -117,6 +117,26 @@ def test_settings_defaults_shape_the_tabs(ctx, tmp_path):
         demo.close()
 
 
+def test_an_unsaved_size_is_the_default_checkpoints_native_size(ctx, tmp_path):
+    """No size in Settings: new jobs start at the checkpoint's native size (128 px for the
+    tiny models, whose UNet says so), not SDXL's 1024."""
+    from webui.user_settings import SettingsStore
+
+    ctx.user_settings = SettingsStore(tmp_path / "settings.json")
+    ctx.user_settings.save(default_model="tiny-sdxl-b")
+    native = ctx.manager.native_size("tiny-sdxl-b")
+    assert native == 128
+    demo = serve(ctx, block=False, port=free_port())
+    try:
+        client = Client(demo.local_url, verbose=False)
+        api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        defaults = {p["parameter_name"]: p["parameter_default"]
+                    for p in api["/txt2img"]["parameters"]}
+        assert (defaults["width"], defaults["height"]) == (native, native)
+    finally:
+        demo.close()
+
+
 def test_refine_an_image_with_the_refiner_in_img2img(served, tmp_path):
     from gradio_client import handle_file
 

@@ -62,11 +62,19 @@ def build_settings_tab(ctx) -> dict:
         cfg = gr.Slider(0, limits.max_cfg, value=min(cur.cfg_scale, limits.max_cfg), step=0.5,
                         label="CFG Scale", elem_id="settings_cfg_scale")
     fit = lambda v: min(max(int(v), limits.min_size), limits.max_size)  # noqa: E731
+
+    def native(model: str | None = None) -> int:
+        """The size shown while none is saved: the default checkpoint's native square."""
+        model = model or store.current.default_model or ctx.checkpoint.current()
+        return fit(manager.native_size(model))
+
     with gr.Row():
-        width = gr.Slider(limits.min_size, limits.max_size, value=fit(cur.width), step=8,
-                          label="Width", elem_id="settings_width")
-        height = gr.Slider(limits.min_size, limits.max_size, value=fit(cur.height), step=8,
-                           label="Height", elem_id="settings_height")
+        size_info = "not saved yet: the default checkpoint's native size"
+        width = gr.Slider(limits.min_size, limits.max_size, value=fit(cur.width or native()),
+                          step=8, label="Width", info=size_info, elem_id="settings_width")
+        height = gr.Slider(limits.min_size, limits.max_size,
+                           value=fit(cur.height or native()), step=8, label="Height",
+                           info=size_info, elem_id="settings_height")
     with gr.Row():
         fmt = gr.Radio(list(FORMAT_LABELS), value=label_of.get(cur.output_format, "PNG"),
                        label="Output format (parameters kept: PNG text chunk, EXIF "
@@ -94,12 +102,18 @@ def build_settings_tab(ctx) -> dict:
         why = refusal(ctx, request)
         if why:
             raise gr.Error(why, print_exception=False)
+        # the native size shown for an unsaved size stays unsaved (it follows the
+        # checkpoint) unless changed: saving the output format must not pin 1024 px
+        unsaved = native(None if model_v in (None, "", NONE) else model_v)
+        keep = lambda v, saved: None if saved is None and int(v) == unsaved else int(v)  # noqa: E731
         try:
             new = store.save(
                 default_model=None if model_v in (None, "", NONE) else model_v,
                 default_refiner=None if refiner_v in (None, "", NONE) else refiner_v,
-                sampler=sampler_setting(sampler_v, schedule_v), steps=int(steps_v), cfg_scale=float(cfg_v), width=int(w),
-                height=int(h), output_format=FORMAT_LABELS.get(fmt_v, fmt_v),
+                sampler=sampler_setting(sampler_v, schedule_v), steps=int(steps_v),
+                cfg_scale=float(cfg_v),
+                width=keep(w, store.current.width), height=keep(h, store.current.height),
+                output_format=FORMAT_LABELS.get(fmt_v, fmt_v),
                 filename_pattern=(pattern_v or "").strip() or "[seed]",
                 live_preview_every=int(preview_v))
         except RequestError as exc:
@@ -108,6 +122,15 @@ def build_settings_tab(ctx) -> dict:
         return f"Saved. New images: {new.output_format.upper()}, named " \
                f"`NNNNN-{new.filename_pattern}`."
 
+    def follow_default_model(model_v, w, h):
+        """An unsaved size shows the newly picked default checkpoint's native size."""
+        size = native(None if model_v in (None, "", NONE) else model_v)
+        c = store.current
+        return (w if c.width is not None else size), (h if c.height is not None else size)
+
+    model.input(follow_default_model, [model, width, height], [width, height],
+                api_visibility="private", queue=False)
+
     fields = [model, refiner, sampler, schedule, steps, cfg, width, height, fmt, pattern,
               preview]
     save.click(on_save, fields, status, api_visibility="private")
@@ -115,7 +138,7 @@ def build_settings_tab(ctx) -> dict:
     def load():
         c = store.current
         return (c.default_model or NONE, c.default_refiner or NONE, *sampler_parts(c.sampler),
-                c.steps, c.cfg_scale, c.width, c.height, label_of.get(c.output_format, "PNG"),
+                c.steps, c.cfg_scale, c.width or native(), c.height or native(), label_of.get(c.output_format, "PNG"),
                 c.filename_pattern, c.live_preview_every)
 
     return {"fields": fields, "load": load, "save": save, "status": status, "notify": notify}

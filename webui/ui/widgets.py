@@ -156,7 +156,8 @@ def none_if_unset(value: str | None) -> str | None:
 def user_defaults(ctx) -> list:
     """Defaults for new jobs from the Settings tab (when the app has one), within the limits:
     [model, refiner, sampler, schedule type, steps, cfg_scale, width, height]. A default
-    sampler that names its schedule ("DPM++ 2M Karras") fills both dropdowns."""
+    sampler that names its schedule ("DPM++ 2M Karras") fills both dropdowns; a size not
+    saved is the default checkpoint's native size."""
     limits = ctx.settings.limits
     manager = ctx.manager
     current = ctx.user_settings.current
@@ -168,10 +169,13 @@ def user_defaults(ctx) -> list:
     refiner = refiner if refiner in manager.refiner_names() else NONE
     sampler, scheduler = split_sampler_name(get("sampler", "Euler a")) or ("Euler a", AUTOMATIC)
     size = lambda v: min(max(int(v) // 8 * 8, limits.min_size), limits.max_size)  # noqa: E731
+    # no size saved: the default checkpoint's native square (a 128 px model at 1024 px
+    # would draw a tiled mess, slowly)
+    native = manager.native_size(model)
     return [model, refiner, sampler, scheduler,
             min(int(get("steps", 20)), limits.max_steps),
             min(float(get("cfg_scale", 7.0)), limits.max_cfg),
-            size(get("width", 1024)), size(get("height", 1024))]
+            size(get("width", native)), size(get("height", native))]
 
 
 def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
