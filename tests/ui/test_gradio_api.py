@@ -104,15 +104,20 @@ def test_settings_defaults_shape_the_tabs(ctx, tmp_path):
     ctx.user_settings = SettingsStore(tmp_path / "settings.json")
     ctx.user_settings.save(sampler="DDIM", steps=33, cfg_scale=5.5, width=512, height=768,
                            default_model="tiny-sdxl-b", default_refiner="tiny-sdxl-refiner")
+    defaults = txt2img_defaults(ctx)
+    assert (defaults["sampler"], defaults["steps"], defaults["cfg_scale"]) == ("DDIM", 33, 5.5)
+    assert (defaults["width"], defaults["height"]) == (512, 768)
+    assert (defaults["model"], defaults["refiner"]) == ("tiny-sdxl-b", "tiny-sdxl-refiner")
+
+
+def txt2img_defaults(ctx) -> dict:
+    """The /txt2img endpoint's parameter defaults, as a served app's API describes them."""
     demo = serve(ctx, block=False, port=free_port())
     try:
         client = Client(demo.local_url, verbose=False)
         api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-        defaults = {p["parameter_name"]: p["parameter_default"]
-                    for p in api["/txt2img"]["parameters"]}
-        assert (defaults["sampler"], defaults["steps"], defaults["cfg_scale"]) == ("DDIM", 33, 5.5)
-        assert (defaults["width"], defaults["height"]) == (512, 768)
-        assert (defaults["model"], defaults["refiner"]) == ("tiny-sdxl-b", "tiny-sdxl-refiner")
+        return {p["parameter_name"]: p["parameter_default"]
+                for p in api["/txt2img"]["parameters"]}
     finally:
         demo.close()
 
@@ -126,15 +131,8 @@ def test_an_unsaved_size_is_the_default_checkpoints_native_size(ctx, tmp_path):
     ctx.user_settings.save(default_model="tiny-sdxl-b")
     native = ctx.manager.native_size("tiny-sdxl-b")
     assert native == 128
-    demo = serve(ctx, block=False, port=free_port())
-    try:
-        client = Client(demo.local_url, verbose=False)
-        api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-        defaults = {p["parameter_name"]: p["parameter_default"]
-                    for p in api["/txt2img"]["parameters"]}
-        assert (defaults["width"], defaults["height"]) == (native, native)
-    finally:
-        demo.close()
+    defaults = txt2img_defaults(ctx)
+    assert (defaults["width"], defaults["height"]) == (native, native)
 
 
 def test_refine_an_image_with_the_refiner_in_img2img(served, tmp_path):
