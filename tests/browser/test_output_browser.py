@@ -75,14 +75,16 @@ def test_details_before_and_after_a_first_job(app, pages):
 
 
 def test_size_preset_follows_the_sliders(app, pages):
-    """The presets are the selected checkpoint's: tiny-sdxl-a draws 128 px, so SDXL's default
-    1024x1024 is none of them (tests/browser/test_size_presets_browser.py switches models)."""
+    """The presets are the selected checkpoint's: tiny-sdxl-a draws 128 px, and a new page
+    starts at that native size (tests/browser/test_size_presets_browser.py switches models)."""
     page = pages()
     page.goto(app.url)
     page.wait_for_function(
+        "() => document.querySelector('#txt2img_preset input')?.value === '128x128 (1:1)'")
+    set_number(page, "txt2img_width", 1024)
+    page.wait_for_function(
         "() => document.querySelector('#txt2img_preset input')?.value === 'Custom'")
     set_number(page, "txt2img_width", 128)
-    set_number(page, "txt2img_height", 128)
     page.wait_for_function(
         "() => document.querySelector('#txt2img_preset input')?.value === '128x128 (1:1)'")
     pick_option(page, "txt2img_preset", "144x112 (9:7)")
