@@ -87,3 +87,35 @@ class ModelHash(Base):
     key: Mapped[str] = mapped_column(String(1200), primary_key=True)  # kind|path|size|mtime
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TrainingRun(Base):
+    """One LoRA training job (revision 0004): what it trained on, how, and what it made.
+
+    ``images``: one ``{"sha256", "caption", "file"}`` per training image (``file`` relative to
+    the data folder, where the images are kept); ``losses``: one value per optimizer step;
+    ``samples``: ``{"step", "file"}`` of the sample images made while it ran."""
+
+    __tablename__ = "training_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)  # the LoRA's name
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    trigger: Mapped[str] = mapped_column(String(100), default="")
+    class_word: Mapped[str] = mapped_column(String(100), default="")
+    base_model: Mapped[str] = mapped_column(String(512), default="")
+    base_hash: Mapped[str] = mapped_column(String(64), default="")
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    images: Mapped[list] = mapped_column(JSON, default=list)
+    losses: Mapped[list] = mapped_column(JSON, default=list)
+    samples: Mapped[list] = mapped_column(JSON, default=list)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    total_steps: Mapped[int] = mapped_column(Integer, default=0)
+    duration: Mapped[float] = mapped_column(Float, default=0.0)  # seconds of training
+    lora_file: Mapped[str] = mapped_column(String(1024), default="")
+    lora_sha256: Mapped[str] = mapped_column(String(64), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
