@@ -9,6 +9,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 
@@ -53,3 +54,29 @@ def models_copy(tiny_models_dir: Path, target: Path, names=("tiny-sdxl-a",)) -> 
 
 def files_under(folder: Path) -> set[Path]:
     return {p for p in Path(folder).rglob("*")} if Path(folder).exists() else set()
+
+
+def snapshot(pipe) -> dict:
+    """Everything generation depends on in the pipeline's modules."""
+    out = {}
+    for name in ("unet", "vae", "text_encoder", "text_encoder_2"):
+        m = getattr(pipe, name)
+        out[name] = {
+            "state": {k: v.clone() for k, v in m.state_dict().items()},
+            "grad": {k: p.requires_grad for k, p in m.named_parameters()},
+            "training": [x.training for x in m.modules()],
+            "types": [type(x).__name__ for x in m.modules()],
+            "device": {p.device for p in m.parameters()},
+            "dtype": {p.dtype for p in m.parameters()},
+            "peft_config": set(getattr(m, "peft_config", {}) or {}),
+        }
+    return out
+
+
+def assert_same(before: dict, after: dict) -> None:
+    for name, b in before.items():
+        a = after[name]
+        assert a["state"].keys() == b["state"].keys(), f"{name}: layers differ"
+        assert all(torch.equal(a["state"][k], b["state"][k]) for k in b["state"]), name
+        for key in ("grad", "training", "types", "device", "dtype", "peft_config"):
+            assert a[key] == b[key], f"{name}: {key} differs"

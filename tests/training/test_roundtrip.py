@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from tests.helpers import small_request
-from tests.training.helpers import models_copy, pattern
+from tests.training.helpers import assert_same, models_copy, pattern, snapshot
 from webui.engine.txt2img import run_txt2img
 from webui.errors import RequestError
 from webui.metadata.infotext import parse_infotext
@@ -25,32 +25,6 @@ from webui.training.trainer import LoraTraining, txt2img_latents
 
 PROMPT = "a photo of ohwx person"
 NAME = "my-subject"
-
-
-def snapshot(pipe) -> dict:
-    """Everything generation depends on in the pipeline's modules."""
-    out = {}
-    for name in ("unet", "vae", "text_encoder", "text_encoder_2"):
-        m = getattr(pipe, name)
-        out[name] = {
-            "state": {k: v.clone() for k, v in m.state_dict().items()},
-            "grad": {k: p.requires_grad for k, p in m.named_parameters()},
-            "training": [x.training for x in m.modules()],
-            "types": [type(x).__name__ for x in m.modules()],
-            "device": {p.device for p in m.parameters()},
-            "dtype": {p.dtype for p in m.parameters()},
-            "peft_config": set(getattr(m, "peft_config", {}) or {}),
-        }
-    return out
-
-
-def assert_same(before: dict, after: dict) -> None:
-    for name, b in before.items():
-        a = after[name]
-        assert a["state"].keys() == b["state"].keys(), f"{name}: layers differ"
-        assert all(torch.equal(a["state"][k], b["state"][k]) for k in b["state"]), name
-        for key in ("grad", "training", "types", "device", "dtype", "peft_config"):
-            assert a[key] == b[key], f"{name}: {key} differs"
 
 
 @pytest.fixture(scope="module")

@@ -201,9 +201,8 @@ class LoraTraining:
         ``eps`` is None), shifted and scaled as the UNet sees latents."""
         mean, std = self._latents[index]
         z = mean if eps is None else mean + std * eps
-        cfg = self.pipe.vae.config
-        shift = getattr(cfg, "shift_factor", None) or 0.0
-        return (z - shift) * cfg.scaling_factor
+        offset, scale = _latent_stats(self.pipe.vae, z)
+        return (z - offset) * scale
 
     # -- adapter and optimizer ------------------------------------------------------------------
     def _inject(self) -> None:
@@ -537,6 +536,18 @@ class LoraTraining:
         with self.eval_mode():
             return txt2img_latents(self.pipe, prompt, seed, steps, size, guidance, negative)
 
+    @torch.no_grad()
+    def sample_images(self, prompt: str, seeds: list[int], steps: int = 20,
+                      size: int | None = None, guidance: float = 5.0, negative: str = ""
+                      ) -> list:
+        """Pictures (PIL, ``size`` square, the training resolution by default) for
+        ``prompt``, one per seed, made with the adapter as it is now; the latents of
+        ``sample_latents`` decoded by the pipeline's VAE in fp32. Callable during training
+        (e.g. from ``on_sample``) and after it; the pipeline is left as it was."""
+        size = size or self.spec.resolution
+        with self.eval_mode():
+            return txt2img_images(self.pipe, prompt, seeds, steps, size, guidance, negative)
+
 
 def txt2img_latents(pipe, prompt: str, seed: int, steps: int, size: int, guidance: float = 5.0,
                     negative: str = "") -> torch.Tensor:
@@ -559,6 +570,51 @@ def txt2img_latents(pipe, prompt: str, seed: int, steps: int, size: int, guidanc
     return view(prompt=prompt, negative_prompt=negative, num_inference_steps=steps,
                 guidance_scale=guidance, height=size, width=size, latents=latents,
                 output_type="latent").images.float().cpu()
+
+
+def _latent_stats(vae, like: torch.Tensor) -> tuple[torch.Tensor | float, torch.Tensor | float]:
+    """(offset, scale) with UNet latents = (VAE latents - offset) * scale: the VAE's
+    ``scaling_factor`` with its ``shift_factor`` or per-channel ``latents_mean`` /
+    ``latents_std`` when it has them (as diffusers' pipelines decode)."""
+    cfg = vae.config
+    mean, std = getattr(cfg, "latents_mean", None), getattr(cfg, "latents_std", None)
+    if mean is not None and std is not None:
+        mean_t = torch.tensor(mean).view(1, -1, 1, 1).to(like)
+        std_t = torch.tensor(std).view(1, -1, 1, 1).to(like)
+        return mean_t, cfg.scaling_factor / std_t
+    return float(getattr(cfg, "shift_factor", None) or 0.0), float(cfg.scaling_factor)
+
+
+@torch.no_grad()
+def decode_images(pipe, latents: torch.Tensor) -> list:
+    """UNet latents (``output_type="latent"``) to PIL pictures with ``pipe``'s VAE run in
+    fp32 (SDXL's fp16 VAE overflows), one at a time; the VAE goes back to its dtype."""
+    from diffusers.image_processor import VaeImageProcessor
+
+    vae = pipe.vae
+    first = next(vae.parameters())
+    dtype, device = first.dtype, first.device
+    processor = getattr(pipe, "image_processor", None) or VaeImageProcessor()
+    out = []
+    if dtype != torch.float32:
+        vae.to(dtype=torch.float32)
+    try:
+        for z in latents.float():
+            z = z[None].to(device)
+            offset, scale = _latent_stats(vae, z)
+            pixels = vae.decode(z / scale + offset, return_dict=False)[0].float()
+            out.extend(processor.postprocess(pixels.cpu(), output_type="pil"))
+    finally:
+        if dtype != torch.float32:
+            vae.to(dtype=dtype)
+    return out
+
+
+def txt2img_images(pipe, prompt: str, seeds, steps: int, size: int, guidance: float = 5.0,
+                   negative: str = "") -> list:
+    """``txt2img_latents`` for each seed, decoded (``decode_images``)."""
+    latents = [txt2img_latents(pipe, prompt, s, steps, size, guidance, negative) for s in seeds]
+    return decode_images(pipe, torch.cat(latents)) if latents else []
 
 
 def train_lora(pipe, spec: TrainingSpec, lora_dir: Path | str, state_dir: Path | str, *,
