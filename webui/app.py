@@ -18,6 +18,8 @@ from webui.models.manager import ModelManager
 from webui.models.registry import ModelRegistry
 from webui.prompting.styles import StyleLibrary
 from webui.ratelimit import RateLimiter
+from webui.training.records import TrainingRecords
+from webui.training.service import TrainingService
 from webui.user_settings import SettingsStore
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ class AppContext:
     rate_limiter: RateLimiter | None  # per demo visitor
     styles: StyleLibrary  # <data-dir>/styles.csv
     checkpoint: CheckpointChoice  # the checkpoint of jobs that name none
+    training: TrainingService  # LoRA training jobs (same device queue as generation)
 
 
 def spaces_gpu_wrapper():
@@ -91,9 +94,15 @@ def create_context(settings: Settings) -> AppContext:
     jobs = JobRunner(manager, store, settings.limits, max_queue=settings.max_queue,
                      device_wrapper=spaces_gpu_wrapper(), styles=styles, rate_limiter=limiter,
                      checkpoint=checkpoint)
+    training = TrainingService(
+        manager, jobs.queue, TrainingRecords(engine), settings.data_dir, settings.limits,
+        checkpoint, enabled=settings.demo_training or not settings.demo,
+        disabled_reason="LoRA training is off in this demo (the operator can turn it on "
+                        "with --demo-training)")
     return AppContext(settings, manager, store, jobs, users=users, user_settings=user_settings,
                       api_credentials=ApiCredentials.from_settings(settings),
-                      rate_limiter=limiter, styles=styles, checkpoint=checkpoint)
+                      rate_limiter=limiter, styles=styles, checkpoint=checkpoint,
+                      training=training)
 
 
 def startup_warnings(settings: Settings) -> list[str]:

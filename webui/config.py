@@ -53,6 +53,7 @@ class Settings:
     demo: bool = False  # hosted demo: capped jobs, private per-visitor history, rate limit
     demo_rate: float = 6.0  # jobs a minute per demo visitor
     demo_models: tuple[str, ...] = ()  # checkpoints a demo offers (empty: --ckpt, else first)
+    demo_training: bool = False  # let demo visitors train LoRAs (off: a demo never trains)
     max_queue: int = 64  # jobs waiting for the device before "queue full, try again"
     api_auth: str | None = None  # HTTP Basic logins for the API
     api_keys: str | None = None  # Bearer keys for the API, comma separated
@@ -182,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Checkpoints (and refiners) a demo's visitors may choose among "
                         "(default: the --ckpt one, else the first found at start); no other "
                         "can be chosen, by the UI or the API.")
+    p.add_argument("--demo-training", action="store_true", default=_env_flag("demo_training"),
+                   help="Let a hosted demo's visitors train LoRAs (Train tab and API); off "
+                        "by default, since one training holds the device for minutes.")
     p.add_argument("--max-queue", type=int, default=int(_env("max_queue", 64)),
                    help="Jobs that may wait for the device; more are refused with "
                         "'queue full, try again' (default 64).")
@@ -258,6 +262,7 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         admins=tuple(x.strip() for x in (a.admins or "").split(",") if x.strip()),
         share=a.share, demo=a.demo, demo_rate=a.demo_rate, max_queue=a.max_queue,
         demo_models=tuple(x.strip() for x in (a.demo_models or "").split(",") if x.strip()),
+        demo_training=a.demo_training,
         api_auth=a.api_auth or None, api_keys=a.api_keys or None,
         api_keys_file=Path(a.api_keys_file) if a.api_keys_file else None,
         insecure=a.insecure,

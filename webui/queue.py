@@ -33,6 +33,8 @@ class Ticket:
     created: float = field(default_factory=time.monotonic)
     started: float | None = None
     released: float | None = None
+    # seconds this job still needs once running (a training job knows; None: the average)
+    remaining: object = None
 
 
 class DeviceQueue:
@@ -49,13 +51,15 @@ class DeviceQueue:
         self._running: Ticket | None = None
         self._durations: deque[float] = deque(maxlen=20)
 
-    def turn(self, owner: str, stopped=lambda: False, on_wait=None):
+    def turn(self, owner: str, stopped=lambda: False, on_wait=None, remaining=None):
         """Context manager: wait in line (calling ``on_wait(position, eta)`` as the line
-        moves), run the body alone on the device, then let the next one in."""
-        return _Turn(self, owner, stopped, on_wait)
+        moves), run the body alone on the device, then let the next one in. ``remaining()``:
+        the seconds this job still needs while it runs (long jobs such as training), so the
+        ETAs of those behind it stay honest."""
+        return _Turn(self, owner, stopped, on_wait, remaining)
 
-    def _enter(self, owner: str, stopped, on_wait) -> Ticket:
-        ticket = Ticket(owner)
+    def _enter(self, owner: str, stopped, on_wait, remaining=None) -> Ticket:
+        ticket = Ticket(owner, remaining=remaining)
         with self._cond:
             if len(self._waiting) >= self.max_waiting:
                 raise QueueFull(f"The queue is full ({self.max_waiting} jobs waiting); "
@@ -67,9 +71,11 @@ class DeviceQueue:
                     if stopped():
                         raise LeftQueue()
                     state = (self._position(ticket), self._eta(ticket))
-                    if on_wait and state[0] != (last or (None,))[0]:
+                    # a new place in line, or an ETA a second off what was said
+                    said = (state[0], None if state[1] is None else int(state[1]))
+                    if on_wait and said != last:
                         on_wait(*state)
-                        last = state
+                        last = said
                     self._cond.wait(timeout=0.25)
             except BaseException:
                 self._waiting.remove(ticket)
@@ -83,7 +89,8 @@ class DeviceQueue:
     def _leave(self, ticket: Ticket) -> None:
         with self._cond:
             ticket.released = time.monotonic()
-            self._durations.append(ticket.released - ticket.started)
+            if ticket.remaining is None:  # a training's hour says nothing of an image's
+                self._durations.append(ticket.released - ticket.started)
             self._running = None
             self._cond.notify_all()
         for listener in list(self.on_release):
@@ -97,10 +104,21 @@ class DeviceQueue:
         return list(self._waiting).index(ticket) + 1
 
     def _eta(self, ticket: Ticket) -> float | None:
-        if not self._durations:
+        """The running job's time left (its own estimate, else the average job's) plus
+        an average job for each one ahead in line."""
+        avg = sum(self._durations) / len(self._durations) if self._durations else None
+        running = self._running
+        left = None
+        if running is not None and running.remaining is not None:
+            left = running.remaining()
+        if left is None:
+            left = avg
+        if left is None:
             return None
-        avg = sum(self._durations) / len(self._durations)
-        return avg * self._position(ticket)
+        ahead = self._position(ticket) - 1
+        if ahead and avg is None:
+            return None
+        return left + (avg or 0.0) * ahead
 
     def position_of(self, owner: str) -> int | None:
         """Position of ``owner``'s first waiting job (0 = running now, None = no job)."""
@@ -119,11 +137,12 @@ class DeviceQueue:
 
 
 class _Turn:
-    def __init__(self, queue: DeviceQueue, owner: str, stopped, on_wait):
+    def __init__(self, queue: DeviceQueue, owner: str, stopped, on_wait, remaining=None):
         self.queue, self.owner, self.stopped, self.on_wait = queue, owner, stopped, on_wait
+        self.remaining = remaining
 
     def __enter__(self):
-        self.ticket = self.queue._enter(self.owner, self.stopped, self.on_wait)
+        self.ticket = self.queue._enter(self.owner, self.stopped, self.on_wait, self.remaining)
         return self.ticket
 
     def __exit__(self, *exc):
