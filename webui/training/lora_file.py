@@ -127,7 +127,9 @@ def metadata(spec, *, steps_done: int, started: float, finished: float,
     """``ss_*`` (kohya-ss) and ``modelspec.*`` (Stability's model spec) metadata, all
     strings as safetensors requires."""
     n = len(spec.captions)
-    batches_per_epoch = max(1, -(-n // spec.batch_size))
+    n_reg = getattr(spec, "class_count", 0)
+    # with prior preservation an epoch also takes n class pictures (kohya's reg images)
+    batches_per_epoch = max(1, -(-(2 * n if n_reg else n) // spec.batch_size))
     epochs = max(1, -(-steps_done * spec.gradient_accumulation // batches_per_epoch))
     resolution = f"({spec.resolution}, {spec.resolution})"
     te_lr = spec.text_encoder_lr if spec.text_encoder_lr is not None else spec.learning_rate
@@ -155,7 +157,8 @@ def metadata(spec, *, steps_done: int, started: float, finished: float,
         "ss_epoch": str(epochs),
         "ss_num_epochs": str(epochs),
         "ss_num_train_images": str(n),
-        "ss_num_reg_images": "0",
+        "ss_num_reg_images": str(n_reg),
+        "ss_prior_loss_weight": f"{spec.prior_loss_weight:g}" if n_reg else "1.0",
         "ss_num_batches_per_epoch": str(batches_per_epoch),
         "ss_batch_size_per_device": str(spec.batch_size),
         "ss_total_batch_size": str(spec.batch_size * spec.gradient_accumulation),
@@ -178,6 +181,8 @@ def metadata(spec, *, steps_done: int, started: float, finished: float,
                                                      list(spec.captions))),
         "ss_dataset_dirs": json.dumps({f"1_{spec.trigger} {spec.class_word}": {
             "n_repeats": 1, "img_count": n}}),
+        "ss_reg_dataset_dirs": json.dumps({f"1_{spec.class_word}": {
+            "n_repeats": 1, "img_count": n_reg}} if n_reg else {}),
         "modelspec.sai_model_spec": "1.0.1",
         "modelspec.architecture": "stable-diffusion-xl-v1-base/lora",
         "modelspec.implementation": "https://github.com/Stability-AI/generative-models",

@@ -24,6 +24,9 @@ MAX_RANK = 256
 DEFAULT_TRIGGER = "ohwx"  # a rare token: CLIP splits it into pieces with little meaning
 DEFAULT_CLASS = "person"
 DEFAULT_CAPTION = "a photo of {trigger} {class_word}"
+#: prior preservation: the caption of the class pictures the base makes (no trigger)
+CLASS_CAPTION = "a photo of {class_word}"
+MAX_PRIOR_IMAGES = 200
 OPTIMIZERS = ("AdamW", "AdamW8bit", "Prodigy")
 # what ``<lora:name:w>`` and file systems can both carry: no separators, no ':' '<' '>'
 _NAME = re.compile(r"[\w][\w .()+-]*")
@@ -56,6 +59,12 @@ class TrainingSpec:
     optimizer: str = "AdamW"
     min_snr_gamma: float = 5.0  # 0: off (plain MSE)
     seed: int = 0
+    # prior preservation (DreamBooth's class-specific prior): pictures of the class word made
+    # by the base itself train along with the subject, captioned without the trigger, their
+    # loss times ``prior_loss_weight``; ``prior_images`` 0: as many as training pictures
+    prior_preservation: bool = False
+    prior_images: int = 0
+    prior_loss_weight: float = 1.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -65,6 +74,17 @@ class TrainingSpec:
     @property
     def network_conv_alpha(self) -> float:
         return float(self.conv_rank if self.conv_alpha is None else self.conv_alpha)
+
+    @property
+    def class_count(self) -> int:
+        """How many class pictures prior preservation makes (0 when it is off)."""
+        if not self.prior_preservation:
+            return 0
+        return min(MAX_PRIOR_IMAGES, self.prior_images or len(self.images))
+
+    @property
+    def class_caption(self) -> str:
+        return CLASS_CAPTION.format(class_word=self.class_word)
 
     def to_dict(self) -> dict:
         """Every field except the images (for records and the state folder)."""
@@ -165,9 +185,13 @@ def validate_spec(spec: TrainingSpec, lora_dir: Path | str | None,
                            f"{', '.join(OPTIMIZERS)}")
     gamma = _ranged("min-SNR gamma", spec.min_snr_gamma, 0, 100, as_float)
     seed = _ranged("seed", spec.seed, 0, MAX_SEED)
+    prior = bool(spec.prior_preservation)
+    prior_images = _ranged("prior images", spec.prior_images, 0, MAX_PRIOR_IMAGES)
+    prior_weight = _ranged("prior loss weight", spec.prior_loss_weight, 0.01, 10.0, as_float)
     return replace(spec, name=name, trigger=trigger, class_word=class_word,
                    images=tuple(opened), captions=tuple(captions), steps=steps, rank=rank,
                    alpha=alpha, conv_rank=conv_rank, conv_alpha=conv_alpha, learning_rate=lr, text_encoder_lr=te_lr,
                    resolution=resolution, batch_size=batch, gradient_accumulation=accum,
                    train_text_encoders=bool(spec.train_text_encoders), min_snr_gamma=gamma,
-                   seed=seed)
+                   seed=seed, prior_preservation=prior, prior_images=prior_images,
+                   prior_loss_weight=prior_weight)

@@ -20,6 +20,11 @@ What it does, and why:
   are there), Prodigy when installed and asked for.
 * The loss follows the scheduler's ``prediction_type`` (epsilon or v) with min-SNR
   weighting (``compute_snr``).
+* Prior preservation (DreamBooth's class-specific prior, kohya's regularisation images):
+  on entry, before the adapter exists, the base itself draws ``"a photo of <class>"`` from
+  seeds of the run's seed (``run.class_images``, for the caller to keep); each epoch then
+  trains on every training picture and as many class pictures (captioned without the
+  trigger, their loss times ``prior_loss_weight``).
 * Deterministic: the adapter's initial weights, the batch order and each step's noise and
   timesteps are functions of the seed and the step number, so a run stopped at step k and
   resumed from its saved state ends with the same weights as an uninterrupted run.
@@ -59,9 +64,13 @@ TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"]
 CONV3_TARGETS = ["conv1", "conv2", "conv"]
 RESNET_LINEAR_TARGETS = ["time_emb_proj", "conv_shortcut"]
 MAX_GRAD_NORM = 1.0
+#: prior preservation: denoising steps and guidance of the class pictures the base makes
+CLASS_STEPS = 20
+CLASS_GUIDANCE = 5.0
 STATE_FILES = ("adapter.safetensors", "optimizer.pt", "state.json")
 
 ProgressFn = Callable[[int, int, float], None]
+ClassProgressFn = Callable[[int, int], None]
 
 
 @dataclass
@@ -84,6 +93,11 @@ def _step_seed(seed: int, micro_step: int) -> int:
     return (seed * 1_000_003 + micro_step * 7_919 + 17) % (2**63 - 1)
 
 
+def class_seed(seed: int, index: int) -> int:
+    """The seed of class picture ``index`` for a run of seed ``seed``."""
+    return (seed * 1_000_033 + 1_000_000_007 + index) % (2**32)
+
+
 def _digest(tensor: torch.Tensor) -> str:
     return hashlib.sha256(tensor.contiguous().numpy().tobytes()).hexdigest()[:16]
 
@@ -92,7 +106,10 @@ class LoraTraining:
     """One LoRA training run on ``pipe``'s own modules; a context manager that gives the
     pipeline back exactly as it found it."""
 
-    def __init__(self, pipe, spec: TrainingSpec, state_dir: Path | str):
+    def __init__(self, pipe, spec: TrainingSpec, state_dir: Path | str, *,
+                 on_class_image: ClassProgressFn | None = None):
+        """``on_class_image(done, total)`` hears each class picture prior preservation
+        makes on entry (it may raise to abort; the pipeline is then given back)."""
         if getattr(pipe, "text_encoder", None) is None or getattr(pipe, "unet", None) is None:
             raise RequestError("LoRA training needs an SDXL base checkpoint (a UNet and two "
                                "text encoders); a refiner cannot be trained here")
@@ -119,7 +136,11 @@ class LoraTraining:
         self.checkpointing = self.device.type == "cuda"
         self._guards: dict[str, ModuleGuard] = {}
         self._active = False
-        self.examples: list[tdata.Example] = []
+        self.examples: list[tdata.Example] = []  # the training pictures, then the class ones
+        self.instance_count = len(spec.images)
+        self.class_images: list = []  # prior preservation: the base's class pictures (PIL)
+        self._on_class_image = on_class_image
+        self._loss_weights: list[float] = []
         self._latents: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._embeds: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.optimizer = None
@@ -139,6 +160,8 @@ class LoraTraining:
             for module in self.modules().values():
                 for layer in tuner_layers(module):
                     layer._active_adapter = [ADAPTER]
+            if self.spec.prior_preservation:
+                self.class_images = self._make_class_images()
             self._build_caches()
             self._inject()
             self._make_optimizer()
@@ -167,10 +190,32 @@ class LoraTraining:
         return vae_scale * 2 ** (len(self.pipe.unet.config.block_out_channels) - 1)
 
     @torch.no_grad()
+    def _make_class_images(self) -> list:
+        """Prior preservation's class pictures, made by the base alone (before the adapter
+        is injected; the app's LoRAs are off): ``spec.class_caption`` at the training
+        resolution, seeds from the run's seed, so a resumed run gets the same ones."""
+        spec = self.spec
+        for module in self.modules().values():
+            module.eval()
+        images = []
+        for k in range(spec.class_count):
+            images += txt2img_images(self.pipe, spec.class_caption, [class_seed(spec.seed, k)],
+                                     CLASS_STEPS, spec.resolution, CLASS_GUIDANCE)
+            if self._on_class_image is not None:
+                self._on_class_image(k + 1, spec.class_count)
+        return images
+
+    @torch.no_grad()
     def _build_caches(self) -> None:
         spec = self.spec
+        multiple = max(self._latent_multiple(), 8)
         self.examples = tdata.make_examples(spec.images, spec.captions, spec.resolution,
-                                            max(self._latent_multiple(), 8))
+                                            multiple)
+        self.examples += tdata.make_examples(self.class_images,
+                                             [spec.class_caption] * len(self.class_images),
+                                             spec.resolution, multiple)
+        self._loss_weights = ([1.0] * self.instance_count
+                              + [spec.prior_loss_weight] * len(self.class_images))
         vae = self.pipe.vae
         vae_device = next(vae.parameters()).device
         # the VAE runs in fp32 (SDXL's fp16 VAE overflows to NaN); its guard casts it back
@@ -184,7 +229,7 @@ class LoraTraining:
         if next(vae.parameters()).dtype != guard.dtype:
             vae.to(dtype=guard.dtype)
         if not spec.train_text_encoders:
-            for caption in set(spec.captions):
+            for caption in sorted({ex.caption for ex in self.examples}):
                 embeds, pooled = self._encode([caption])
                 self._embeds[caption] = (embeds.cpu(), pooled.cpu())
 
@@ -314,8 +359,14 @@ class LoraTraining:
             target = noise
         return pred.float(), target.to(self.device).float()
 
-    def _loss(self, pred: torch.Tensor, target: torch.Tensor, timesteps: torch.Tensor):
+    def _loss(self, pred: torch.Tensor, target: torch.Tensor, timesteps: torch.Tensor,
+              indices: list[int] | None = None):
+        """The batch's mean loss; with prior preservation each class picture's loss is
+        weighted by ``prior_loss_weight`` (``indices``: the batch's examples)."""
         per_sample = ((pred - target) ** 2).mean(dim=(1, 2, 3))
+        if indices is not None and self.class_images:
+            per_sample = per_sample * torch.tensor([self._loss_weights[i] for i in indices],
+                                                   device=per_sample.device)
         gamma = self.spec.min_snr_gamma
         if gamma:
             from diffusers.training_utils import compute_snr
@@ -337,11 +388,27 @@ class LoraTraining:
                                   (len(indices),), generator=gen)
         return latents, noise, timesteps
 
+    def _epoch_members(self, epoch: int) -> list[int]:
+        """The examples of one epoch: every training picture and, with prior preservation,
+        as many class pictures, taken in turn across epochs (kohya's regularisation
+        images)."""
+        n, m = self.instance_count, len(self.class_images)
+        members = list(range(n))
+        if m:
+            members += [n + (epoch * n + k) % m for k in range(n)]
+        return members
+
+    def _epoch_batches(self, epoch: int) -> list[list[int]]:
+        members = self._epoch_members(epoch)
+        order = tdata.batch_order([self.examples[i].target_size for i in members],
+                                  self.spec.batch_size, self.spec.seed, epoch)
+        return [[members[j] for j in batch] for batch in order]
+
     def _batch(self, micro_step: int) -> list[int]:
-        bucket_of = [ex.target_size for ex in self.examples]
-        per_epoch = len(tdata.batch_order(bucket_of, self.spec.batch_size, self.spec.seed, 0))
+        # every epoch has the same number of batches: the class pictures share one size
+        per_epoch = len(self._epoch_batches(0))
         epoch, pos = divmod(micro_step, per_epoch)
-        return tdata.batch_order(bucket_of, self.spec.batch_size, self.spec.seed, epoch)[pos]
+        return self._epoch_batches(epoch)[pos]
 
     # -- the loop ---------------------------------------------------------------------------------
     def train(self, progress: ProgressFn | None = None,
@@ -373,7 +440,7 @@ class LoraTraining:
                 latents, noise, timesteps = self._draw(indices, gen)
                 latents, noise = latents.to(self.device), noise.to(self.device)
                 pred, target = self._predict(indices, latents, noise, timesteps)
-                loss = self._loss(pred, target, timesteps) / spec.gradient_accumulation
+                loss = self._loss(pred, target, timesteps, indices) / spec.gradient_accumulation
                 (self.scaler.scale(loss) if self.scaler else loss).backward()
                 total += float(loss.detach())
             if self.scaler:
@@ -414,7 +481,8 @@ class LoraTraining:
 
     @torch.no_grad()
     def fixed_loss(self, seed: int = 1234, draws: int = 4) -> float:
-        """Plain MSE of the prediction over every example, ``draws`` times each, with noise
+        """Plain MSE of the prediction over every training picture (class pictures left
+        out), ``draws`` times each, with noise
         and timesteps drawn from ``seed`` (the same set before and after training) and the
         posterior means as latents."""
         gen = torch.Generator().manual_seed(seed)
@@ -423,7 +491,7 @@ class LoraTraining:
         self._set_train(False)
         try:
             for _ in range(draws):
-                for i in range(len(self.examples)):
+                for i in range(self.instance_count):
                     latents = self.scaled_latents(i, None)
                     noise = torch.randn(latents.shape, generator=gen)
                     t = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (1,),
@@ -449,9 +517,12 @@ class LoraTraining:
     def fingerprint(self) -> str:
         """What a saved state must match to be resumed: the settings that shape the run."""
         s = self.spec
-        keys = {k: v for k, v in s.to_dict().items()
-                if k not in ("name", "steps", "base_model", "extra", "image_count")}
-        keys["images"] = [_digest(ex.pixels) for ex in self.examples]
+        skip = {"name", "steps", "base_model", "extra", "image_count"}
+        if not s.prior_preservation:  # a state saved before these settings existed resumes
+            skip |= {"prior_preservation", "prior_images", "prior_loss_weight"}
+        keys = {k: v for k, v in s.to_dict().items() if k not in skip}
+        # the training pictures only: the class pictures follow from the settings and seed
+        keys["images"] = [_digest(ex.pixels) for ex in self.examples[:self.instance_count]]
         return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()
                               ).hexdigest()
 
@@ -620,13 +691,14 @@ def txt2img_images(pipe, prompt: str, seeds, steps: int, size: int, guidance: fl
 def train_lora(pipe, spec: TrainingSpec, lora_dir: Path | str, state_dir: Path | str, *,
                progress: ProgressFn | None = None,
                should_stop: Callable[[], bool] | None = None, resume: bool = True,
-               base_name: str | None = None, base_sha256: str | None = None
+               base_name: str | None = None, base_sha256: str | None = None,
+               on_class_image: ClassProgressFn | None = None
                ) -> tuple[TrainOutcome, Path | None]:
     """Train ``spec`` (validated) on ``pipe`` and write the LoRA file when all steps are
     done: (outcome, its path); a stopped run keeps its state and writes no file
     (None). The pipeline is left as it was either way."""
     started = time.time()
-    with LoraTraining(pipe, spec, state_dir) as run:
+    with LoraTraining(pipe, spec, state_dir, on_class_image=on_class_image) as run:
         outcome = run.train(progress=progress, should_stop=should_stop, resume=resume)
         if not outcome.done:
             return outcome, None
