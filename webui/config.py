@@ -59,6 +59,8 @@ class Settings:
     api_keys: str | None = None  # Bearer keys for the API, comma separated
     api_keys_file: Path | None = None  # one key (or name:key) a line
     insecure: bool = False  # allow the API beyond loopback without credentials
+    # -- responsible generation -----------------------------------------------------------
+    policy: Path | None = None  # prompt policy file (None: <data-dir>/policy.toml)
 
     @property
     def host(self) -> str:
@@ -197,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="File of API keys, one 'key' or 'name:key' a line.")
     p.add_argument("--insecure", action="store_true", default=_env_flag("insecure"),
                    help="Serve the API beyond loopback (--listen) without any credentials.")
+    p.add_argument("--policy", type=Path, default=_env("policy", None), metavar="FILE",
+                   help="Prompt policy file (TOML: block/warn rules, artists' opt-outs); "
+                        "default <data-dir>/policy.toml, made from the shipped policy on "
+                        "first start.")
     return p
 
 
@@ -237,12 +243,28 @@ def check_settings(s: Settings) -> Settings:
     except AuthConfigError as exc:
         raise SettingsError(str(exc)) from None
     s.admins = tuple(sorted(users.admins))
+    check_policy(s)
     if s.listen and s.api_enabled and not s.api_credentials and not s.insecure:
         raise SettingsError(
             "refusing to serve the API on all interfaces (--listen) without credentials: "
             "anyone on the network could run jobs and read settings. Add --api-auth "
             "user:pass or --api-keys KEY (or --auth), or --insecure to serve it anyway.")
     return s
+
+
+def check_policy(s: Settings) -> None:
+    """A policy file that cannot be used stops the start with its problem (a missing
+    ``<data-dir>/policy.toml`` is made from the shipped one later)."""
+    from webui.policy import PolicyError, PromptPolicy
+
+    default = Path(s.data_dir) / "policy.toml"
+    try:
+        if s.policy is not None:
+            PromptPolicy.for_app(s.data_dir, s.policy)
+        elif default.exists():
+            PromptPolicy(default)
+    except PolicyError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def parse_settings(argv: list[str] | None = None) -> Settings:
@@ -265,7 +287,7 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         demo_training=a.demo_training,
         api_auth=a.api_auth or None, api_keys=a.api_keys or None,
         api_keys_file=Path(a.api_keys_file) if a.api_keys_file else None,
-        insecure=a.insecure,
+        insecure=a.insecure, policy=Path(a.policy) if a.policy else None,
     )
     try:
         return check_settings(s)
