@@ -15,7 +15,8 @@ from webui.history.model_hashes import DbHashCache
 from webui.history.store import HistoryStore
 from webui.jobs import JobRunner
 from webui.models.manager import ModelManager
-from webui.models.registry import ModelRegistry
+from webui.models.registry import ModelNotFound, ModelRegistry
+from webui.policy import PromptPolicy
 from webui.prompting.styles import StyleLibrary
 from webui.ratelimit import RateLimiter
 from webui.training.records import TrainingRecords
@@ -40,6 +41,7 @@ class AppContext:
     styles: StyleLibrary  # <data-dir>/styles.csv
     checkpoint: CheckpointChoice  # the checkpoint of jobs that name none
     training: TrainingService  # LoRA training jobs (same device queue as generation)
+    policy: PromptPolicy  # the prompt policy every door checks (--policy or data dir)
 
 
 def spaces_gpu_wrapper():
@@ -91,9 +93,10 @@ def create_context(settings: Settings) -> AppContext:
     styles = StyleLibrary.in_data_dir(settings.data_dir)
     limiter = RateLimiter(settings.demo_rate) if settings.demo else None
     checkpoint = CheckpointChoice(manager.checkpoint_names, settings.ckpt)
+    policy = prompt_policy(settings, manager, engine)
     jobs = JobRunner(manager, store, settings.limits, max_queue=settings.max_queue,
                      device_wrapper=spaces_gpu_wrapper(), styles=styles, rate_limiter=limiter,
-                     checkpoint=checkpoint)
+                     checkpoint=checkpoint, policy=policy)
     training = TrainingService(
         manager, jobs.queue, TrainingRecords(engine), settings.data_dir, settings.limits,
         checkpoint, enabled=settings.demo_training or not settings.demo,
@@ -102,7 +105,26 @@ def create_context(settings: Settings) -> AppContext:
     return AppContext(settings, manager, store, jobs, users=users, user_settings=user_settings,
                       api_credentials=ApiCredentials.from_settings(settings),
                       rate_limiter=limiter, styles=styles, checkpoint=checkpoint,
-                      training=training)
+                      training=training, policy=policy)
+
+
+def prompt_policy(settings: Settings, manager: ModelManager, engine) -> PromptPolicy:
+    """The policy of ``--policy`` (or ``<data-dir>/policy.toml``), logging to the history
+    database and reading tagged LoRAs' trigger words from the registry."""
+    from webui.history.policy_log import PolicyLog
+
+    policy = PromptPolicy.for_app(settings.data_dir, settings.policy)
+    policy.event_log = PolicyLog(engine)
+
+    def lora_words(name: str) -> list[str]:
+        try:
+            return manager.registry.lora_trigger_words(manager.registry.get(name, "Lora"))
+        except ModelNotFound:
+            return []
+
+    policy.lora_words = lora_words
+    log.info("prompt policy %s: %s", policy.path, policy.spec.summary())
+    return policy
 
 
 def startup_warnings(settings: Settings) -> list[str]:

@@ -23,6 +23,7 @@ from webui import engine
 from webui.engine.result import GenerationResult
 from webui.history.store import HistoryStore, SavedImage
 from webui.models.manager import ModelManager
+from webui.policy import PromptPolicy
 from webui.prompting.styles import StyleLibrary
 from webui.queue import DeviceQueue, LeftQueue
 from webui.ratelimit import RateLimiter
@@ -43,8 +44,10 @@ class JobRunner:
     def __init__(self, manager: ModelManager, store: HistoryStore, limits: Limits,
                  max_queue: int = 64, device_wrapper=None,
                  styles: StyleLibrary | None = None, rate_limiter: RateLimiter | None = None,
-                 checkpoint: CheckpointChoice | None = None):
+                 checkpoint: CheckpointChoice | None = None,
+                 policy: PromptPolicy | None = None):
         self.manager = manager
+        self.policy = policy  # the prompt policy (None: prompts are not checked)
         # names the checkpoint of a request that names none (None: the first one found)
         self.checkpoint = checkpoint or CheckpointChoice(manager.checkpoint_names)
         self.styles = styles  # the app's styles file (None: the shipped presets)
@@ -71,7 +74,10 @@ class JobRunner:
         caller = job_caller(owner)
         if self.rate_limiter is not None:
             self.rate_limiter.take(caller.job_key)
-        req = validate(req, self.limits, self.styles)  # a new, normalised request
+        # a new, normalised request; a blocked prompt stops here (PromptBlocked), before the
+        # queue, so nothing is run or written; warnings ride on it (``policy_warnings``)
+        req = validate(req, self.limits, self.styles, self.policy,
+                       owner=caller.owner or "local")
         if req.model is None:
             req = replace(req, model=self.checkpoint.current())
         key = caller.job_key

@@ -27,7 +27,8 @@ from webui.choices import (
 )
 from webui.config import Limits
 from webui.errors import RequestError  # defined low so that webui.imaging can raise it too
-from webui.prompting.styles import SHIPPED_STYLES, StyleLibrary
+from webui.policy import PromptPolicy
+from webui.prompting.styles import SHIPPED_STYLES, StyleLibrary, apply_style_texts
 
 MAX_SEED = 2**53 - 1  # ComfyUI seeds; the most a browser number box holds exactly
 RANDOM_SEED_MAX = 2**32 - 1  # random seeds are drawn below this, as A1111 draws them
@@ -90,6 +91,8 @@ class GenerationRequest:
     extra: dict = field(default_factory=dict)
     # -- what ``validate`` changed and the user should hear about (e.g. a resized mask)
     notices: tuple[str, ...] = ()
+    # -- the prompt policy's warnings for this prompt (shown by every door; see webui.policy)
+    policy_warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         """All fields except images (for logs and records)."""
@@ -123,11 +126,13 @@ def as_float(name: str, value) -> float:
 
 
 def validate(req: GenerationRequest, limits: Limits,
-             styles: StyleLibrary | None = None) -> GenerationRequest:
+             styles: StyleLibrary | None = None, policy: PromptPolicy | None = None, *,
+             owner: str = "local", door: str | None = None) -> GenerationRequest:
     """Check ``req`` and return a new, normalised request (``req`` is left as it was);
     raise ``RequestError`` with a clear message. Style names are checked against ``styles``
     (the app's styles file; None: the shipped presets) and resolved into ``style_texts``;
-    what was adjusted on the way (e.g. a resized mask) is said in ``notices``."""
+    what was adjusted on the way (e.g. a resized mask) is said in ``notices``. Last, the
+    styled prompt goes through ``policy`` (``check_prompt``) for ``owner`` at ``door``."""
     if req.prompt is None or not isinstance(req.prompt, str):
         raise RequestError("prompt must be text")
     negative = req.negative_prompt or ""
@@ -168,7 +173,21 @@ def validate(req: GenerationRequest, limits: Limits,
         raise RequestError(f"batch count must be between 1 and {limits.max_batch_count}, "
                            f"got {out['batch_count']}")
     req = replace(req, **out)
-    return replace(req, **_mode_fields(req, limits, styles))
+    req = replace(req, **_mode_fields(req, limits, styles))
+    if policy is not None:
+        req = replace(req, policy_warnings=check_prompt(req, policy, owner, door))
+    return req
+
+
+def check_prompt(req: GenerationRequest, policy: PromptPolicy, owner: str = "local",
+                 door: str | None = None) -> tuple[str, ...]:
+    """The policy's warnings for the prompt ``req`` runs with, its styles applied (and the
+    negative prompt when the policy says so); ``PromptBlocked`` when a block rule matches.
+    ``door`` defaults to the API that made ``req`` (``extra["api"]``), else "ui"."""
+    prompt, negative = apply_style_texts(req.prompt, req.negative_prompt, req.style_texts)
+    texts = [prompt] + ([negative] if negative and policy.check_negative else [])
+    door = door or (req.extra or {}).get("api") or "ui"
+    return tuple(policy.check(texts, owner=owner, door=door))
 
 
 # -- the checks request fields share with the Settings tab's defaults -------------------------

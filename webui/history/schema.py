@@ -119,3 +119,19 @@ class TrainingRun(Base):
     lora_file: Mapped[str] = mapped_column(String(1024), default="")
     lora_sha256: Mapped[str] = mapped_column(String(64), default="")
     error: Mapped[str] = mapped_column(Text, default="")
+
+
+class PolicyLogEntry(Base):
+    """One refusal or warning of the prompt policy (revision 0005): who, when, where, which
+    rule. ``prompt`` stays empty unless the policy's ``log_prompts`` is on."""
+
+    __tablename__ = "policy_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 index=True)
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    door: Mapped[str] = mapped_column(String(32))  # ui, a1111, stability, training, ...
+    action: Mapped[str] = mapped_column(String(8))  # block | warn
+    rule_id: Mapped[str] = mapped_column(String(200), index=True)
+    prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
