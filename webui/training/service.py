@@ -65,6 +65,7 @@ class TrainingStatus:
     class_word: str = ""
     base_model: str = ""
     duration: float = 0.0
+    created: str = ""  # when it was submitted (UTC, minutes)
 
     def api(self) -> dict:
         """The A1111-style JSON of ``GET /sdapi/v1/train/lora/{id}``."""
@@ -106,7 +107,8 @@ def _status_of(row: RunRow) -> TrainingStatus:
         total_steps=row.total_steps, loss=row.losses[-1] if row.losses else None,
         lora=row.name if row.state == "done" else None, error=row.error,
         losses=list(row.losses), samples=list(row.samples), trigger=row.trigger,
-        class_word=row.class_word, base_model=row.base_model, duration=row.duration)
+        class_word=row.class_word, base_model=row.base_model, duration=row.duration,
+        created=row.created_at.strftime("%Y-%m-%d %H:%M") if row.created_at else "")
 
 
 def _sha256_file(path: Path) -> str:

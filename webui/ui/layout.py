@@ -1,4 +1,4 @@
-"""The whole Gradio app: one tab per mode, then Gallery, PNG Info and Models."""
+"""The whole Gradio app: one tab per mode, Train, then Gallery, PNG Info and Models."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from webui.ui.pnginfo import build_pnginfo_tab
 from webui.ui.prompt_drop import drop_js, wire_prompt_drop
 from webui.ui.settings_tab import build_settings_tab
 from webui.ui.sendto import wire_sources
+from webui.ui.train_tab import build_train_tab
 from webui.ui.txt2img import build_txt2img_tab
 from webui.ui.widgets import user_defaults, wire_reuse_seed
 
@@ -37,6 +38,8 @@ def build_ui(ctx) -> gr.Blocks:
                     built[mode] = build(ctx)
                     wire_reuse_seed(built[mode].controls, built[mode].output)
                     wire_prompt_drop(ctx, mode, built[mode].fields)
+            with gr.Tab("Train", id="train") as train_tab:
+                train_refresh, train_lists = build_train_tab(ctx)
             with gr.Tab("Gallery", id="history") as history_tab:
                 gallery = build_gallery_tab(ctx)
             with gr.Tab("PNG Info", id="pnginfo"):
@@ -50,6 +53,7 @@ def build_ui(ctx) -> gr.Blocks:
         # hashing a big checkpoint takes a while the first time: only when the tab is opened
         models_tab.select(load_models, None, models_table, api_visibility="private")
         history_tab.select(gallery.load, None, gallery.outputs, api_visibility="private")
+        train_tab.select(train_refresh, None, train_lists, api_visibility="private")
         # each page load shows the Settings tab's current defaults (no restart needed)
         targets = [t for b in built.values() for t in b.controls.default_targets()]
         apply_defaults_on_load(demo, targets, lambda: user_defaults(ctx) * len(built))
