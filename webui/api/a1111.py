@@ -20,11 +20,12 @@ from PIL import Image
 from webui.api import a1111_adapter as adapter
 from webui.api.a1111_models import (ImageResponse, Img2ImgRequest, PNGInfoRequest,
                                     PNGInfoResponse, ProgressResponse, Txt2ImgRequest)
-from webui.api.common import decode_base64, file_base64, open_image
+from webui.api.common import ApiError, decode_base64, file_base64, open_image
 from webui.caller import Caller, resolve_caller
 from webui.engine.progress import JobProgress
 from webui.metadata.infotext import parse_infotext
 from webui.metadata.pnginfo import read_generation_info
+from webui.policy import PromptBlocked
 from webui.user_settings import preview_interval
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,11 @@ PREFIX = "/sdapi/v1"
 
 def _respond(ctx, req, body, owner: Caller, exclude: set[str] | None = None) -> dict:
     # live previews for /progress's current_image, as often as the Settings tab says
-    outcome = ctx.jobs.run(req, owner=owner,
-                           progress=JobProgress(preview_every=preview_interval(ctx)))
+    try:
+        outcome = ctx.jobs.run(req, owner=owner,
+                               progress=JobProgress(preview_every=preview_interval(ctx)))
+    except PromptBlocked as exc:  # 400 with the rule's message, named for what it is
+        raise ApiError(400, str(exc), "PromptBlocked") from None
     result = outcome.result
     images = [file_base64(s.path) for s in outcome.saved] if body.send_images is not False else []
     return {"images": images, "parameters": body.model_dump(exclude=exclude or set()),

@@ -181,5 +181,7 @@ def info_json(result, req: GenerationRequest) -> str:
         "job_timestamp": datetime.now().strftime("%Y%m%d%H%M%S"), "clip_skip": req.clip_skip,
         "is_using_inpainting_conditioning": False, "version": f"sdxl-webui {__version__}",
         "interrupted": result.interrupted,
+        # the prompt policy's warnings (webui.policy): the job ran, the caller should know
+        "warnings": list(getattr(result.request, "policy_warnings", ()) or ()),
     }
     return json.dumps(info)

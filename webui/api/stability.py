@@ -1,29 +1,35 @@
 """Stability's REST v1 API: ``/v1/engines/list`` and ``/v1/generation/{engine_id}/...``.
 
 Answers are ``{"artifacts": [{"base64", "seed", "finishReason"}]}``, or with
-``Accept: image/png`` the PNG itself with ``Seed`` and ``Finish-Reason`` headers. Errors are
-``{"id", "name", "message"}`` (see ``webui.api.common.error_body``).
+``Accept: image/png`` the PNG itself with ``Seed`` and ``Finish-Reason`` headers; the prompt
+policy's warnings come in a ``Prompt-Warnings`` header (a JSON list). Errors are
+``{"id", "name", "message"}`` (see ``webui.api.common.error_body``); a prompt the policy
+blocks is ``400 invalid_prompts``, as Stability answers a filtered prompt.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from webui.api import stability_adapter as adapter
 from webui.api.common import ApiError, file_base64, open_image
 from webui.caller import resolve_caller
 from webui.engine.progress import JobProgress
+from webui.policy import PromptBlocked
 
 log = logging.getLogger(__name__)
 
 _PROMPT_KEY = re.compile(r"^text_prompts\[(\d+)\]\[(text|weight)\]$")
 _FILE_FIELDS = ("init_image", "mask_image")
+#: the prompt policy's warnings for a job that ran: a JSON list of strings (ASCII)
+WARNINGS_HEADER = "Prompt-Warnings"
 
 
 class Engine(BaseModel):
@@ -102,8 +108,14 @@ def stability_router(ctx, options) -> APIRouter:
         if wants_png and samples > 1:
             raise ApiError(400, "Accept: image/png answers with one image; ask for samples=1 "
                            "or accept application/json")
-        outcome = ctx.jobs.run(req, owner=resolve_caller(ctx, request), progress=JobProgress())
+        try:
+            outcome = ctx.jobs.run(req, owner=resolve_caller(ctx, request),
+                                   progress=JobProgress())
+        except PromptBlocked as exc:  # as Stability answers a filtered prompt
+            raise ApiError(400, str(exc), "invalid_prompts") from None
         reason = "ERROR" if outcome.result.interrupted else "SUCCESS"
+        warned = outcome.result.request.policy_warnings
+        headers = {WARNINGS_HEADER: json.dumps(list(warned))} if warned else {}
         pairs = list(zip(outcome.saved, outcome.result.images))
         if not pairs:
             raise ApiError(500, "the job was stopped before any image was finished",
@@ -111,9 +123,11 @@ def stability_router(ctx, options) -> APIRouter:
         if wants_png:
             saved, gen = pairs[0]
             return Response(saved.path.read_bytes(), media_type="image/png",
-                            headers={"Seed": str(gen.seed), "Finish-Reason": reason})
-        return {"artifacts": [{"base64": file_base64(s.path), "seed": g.seed,
-                               "finishReason": reason} for s, g in pairs]}
+                            headers={"Seed": str(gen.seed), "Finish-Reason": reason,
+                                     **headers})
+        return JSONResponse({"artifacts": [{"base64": file_base64(s.path), "seed": g.seed,
+                                            "finishReason": reason} for s, g in pairs]},
+                            headers=headers)
 
     @r.get("/engines/list", response_model=list[Engine])
     def engines_list():

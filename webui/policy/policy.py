@@ -174,8 +174,11 @@ class PromptPolicy:
     def check(self, texts: list[str], *, owner: str, door: str) -> list[str]:
         """Check ``texts`` for ``owner`` at ``door`` ("ui", "a1111", "stability",
         "training", ...): raise ``PromptBlocked`` (the first block rule's message) or return
-        the warnings to show. Every finding is logged (``event_log``)."""
+        the warnings to show. The refusal (or else each warning) is logged (``event_log``)."""
         findings = self.evaluate(texts)
+        blocks = [f for f in findings if f.action == "block"]
+        if blocks:
+            findings = blocks[:1]  # the refusal is what happened; its warnings are moot
         if findings and self.event_log is not None:
             prompt = "\n".join(t for t in texts if isinstance(t, str)) \
                 if self.spec.settings.log_prompts else None
@@ -185,7 +188,6 @@ class PromptPolicy:
                                                       finding.rule_id, prompt))
                 except Exception:  # noqa: BLE001 - a log that fails must not open the door
                     log.exception("could not log a prompt-policy %s", finding.action)
-        blocks = [f for f in findings if f.action == "block"]
         if blocks:
             log.info("prompt blocked by rule %s (%s, %s)", blocks[0].rule_id, owner, door)
             raise PromptBlocked(blocks[0])

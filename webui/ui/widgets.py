@@ -504,6 +504,8 @@ def job_stream(ctx, req: GenerationRequest, request: gr.Request | None, progress
             log.warning("%s refused: %s", req.mode, exc)
             raise gr.Error(str(exc), print_exception=False) from None  # logged above
         raise exc
+    for warning in box["outcome"].result.request.policy_warnings:  # the prompt policy's
+        gr.Warning(warning, duration=20)
     yield box["outcome"]
 
 
@@ -520,14 +522,15 @@ def stream_for_caller(ctx, req: GenerationRequest, request: gr.Request | None, p
 
 
 def final_outputs(outcome):
-    """(gallery of saved files, first infotext, seed) for a finished job; what validation
-    adjusted (e.g. a resized mask) is said first."""
+    """(gallery of saved files, first infotext, seed) for a finished job; the prompt
+    policy's warnings and what validation adjusted (e.g. a resized mask) are said first."""
     result = outcome.result
     gallery = [(str(s.path), f"seed {g.seed}") for s, g in zip(outcome.saved, result.images)]
     info = result.images[0].infotext if result.images else ""
-    notices = result.request.notices
+    notices = [f"Warning: {w}" for w in result.request.policy_warnings] + [
+        f"Note: {n}" for n in result.request.notices]
     if notices:
-        info = "\n".join(f"Note: {n}" for n in notices) + ("\n\n" + info if info else "")
+        info = "\n".join(notices) + ("\n\n" + info if info else "")
     if result.interrupted:
         info = (info + "\n\n" if info else "") + (
             f"Stopped: {len(result.images)} image(s) finished before Stop.")
