@@ -101,7 +101,8 @@ def create_context(settings: Settings) -> AppContext:
         manager, jobs.queue, TrainingRecords(engine), settings.data_dir, settings.limits,
         checkpoint, enabled=settings.demo_training or not settings.demo,
         disabled_reason="LoRA training is off in this demo (the operator can turn it on "
-                        "with --demo-training)")
+                        "with --demo-training)",
+        check_texts=policy.check)  # captions and trigger words go through the policy too
     return AppContext(settings, manager, store, jobs, users=users, user_settings=user_settings,
                       api_credentials=ApiCredentials.from_settings(settings),
                       rate_limiter=limiter, styles=styles, checkpoint=checkpoint,

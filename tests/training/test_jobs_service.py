@@ -186,6 +186,27 @@ def test_bad_input_is_refused_before_anything_is_written(ctx):
     assert set(lora_dir.iterdir()) == before | {lora_dir / "taken.safetensors"}
 
 
+def test_captions_and_trigger_go_through_the_prompt_policy(ctx):
+    """The shipped policy blocks sexual content with minors and warns on violent words: a
+    caption or trigger word is checked like a prompt."""
+    from webui.policy import PromptBlocked
+
+    blocked = [spec(captions=("a nude child", "", "")),
+               spec(trigger="lolicon"),
+               spec(class_word="naked teen")]
+    for bad in blocked:
+        with pytest.raises(PromptBlocked, match="involving minors is not allowed"):
+            ctx.training.submit(bad, LOCAL_USER)
+    assert TrainingRecords(ctx.store.engine).list(everyone=True) == []
+    assert data_files(ctx) == set()
+    with BlockingJob(ctx):
+        run_id, warnings = ctx.training.submit(
+            spec("grim", captions=("a gory scene with ohwx", "", "")), LOCAL_USER)
+        assert len(warnings) == 1 and "Violent terms" in warnings[0] and "gory" in warnings[0]
+        ctx.training.stop(run_id, LOCAL_USER)
+    assert wait_done(ctx, run_id).state == "stopped"
+
+
 def test_a_name_in_training_cannot_be_taken_twice(ctx):
     with BlockingJob(ctx):
         first, _ = ctx.training.submit(spec("twin"), LOCAL_USER)
