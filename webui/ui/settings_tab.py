@@ -1,6 +1,7 @@
 """The Settings tab: defaults for new jobs and how images are written, saved to
 ``<data-dir>/settings.json`` (``ctx.user_settings``). Saving is for admins only when there
-are logins, and off in the hosted demo."""
+are logins, and off in the hosted demo. Below them, the prompt policy panel
+(``webui.ui.policy_panel``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from webui.choices import AUTOMATIC, SAMPLERS, SCHEDULE_TYPES, split_sampler_nam
 from webui.request import RequestError
 from webui.ui.access import refusal
 from webui.ui.page import NOTIFY_TOGGLE_JS
+from webui.ui.policy_panel import build_policy_panel
 from webui.user_settings import TOKENS
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,7 @@ def build_settings_tab(ctx) -> dict:
                          elem_id="settings_notify")
     notify.input(None, notify, None, js=NOTIFY_TOGGLE_JS, api_visibility="private",
                  queue=False)
+    build_policy_panel(ctx)  # "Prompt policy": check a prompt; admins edit it, see its log
 
     def on_save(model_v, refiner_v, sampler_v, schedule_v, steps_v, cfg_v, w, h, fmt_v,
                 pattern_v, preview_v, request: gr.Request = None):
