@@ -257,3 +257,43 @@ def test_jobs_a_stopped_server_left_behind_become_resumable(ctx, settings):
                     ctx.checkpoint)
     after = records.get(row.id)
     assert after.state == "stopped" and "Resume" in after.error
+
+
+def test_prior_preservation_keeps_the_class_pictures_the_base_made(ctx):
+    run_id, _ = ctx.training.submit(spec("with-prior", steps=2, prior_preservation=True,
+                                         prior_images=2, class_word="product"), LOCAL_USER)
+    status = wait_done(ctx, run_id)
+    assert status.state == "done", status.error
+    folder = Path(ctx.settings.data_dir) / "training" / str(run_id) / "class"
+    kept = sorted(folder.glob("*.png"))
+    assert len(kept) == 2
+    row = TrainingRecords(ctx.store.engine).get(run_id)
+    assert row.params["prior_preservation"] is True and row.params["prior_images"] == 2
+
+
+def test_an_image_job_behind_a_training_hears_the_trainings_time_left(ctx):
+    from webui.engine.progress import JobProgress
+
+    run_id, _ = ctx.training.submit(spec("long", steps=2000), LOCAL_USER)
+    deadline = time.monotonic() + 120
+    while ctx.training.status(run_id, LOCAL_USER).step < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    heard = []
+    job = JobProgress()
+    job.listeners.append(lambda p: heard.append((p.queue_position, p.queue_eta)))
+    waiting = threading.Thread(target=lambda: ctx.jobs.run(small_request(), owner="bob",
+                                                           progress=job), daemon=True)
+    waiting.start()
+    deadline = time.monotonic() + 30
+    while not heard:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    position, eta = heard[0]
+    left = ctx.training.status(run_id, LOCAL_USER).eta
+    assert position == 1
+    # the training's own estimate (minutes of steps), not an image job's few seconds
+    assert eta is not None and left is not None and eta > 0.5 * left
+    ctx.training.stop(run_id, LOCAL_USER)
+    waiting.join(120)
+    assert wait_done(ctx, run_id).state == "stopped"

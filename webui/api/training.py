@@ -44,6 +44,9 @@ class TrainLoraRequest(BaseModel):
     optimizer: Literal["AdamW", "AdamW8bit", "Prodigy"] = "AdamW"
     min_snr_gamma: float = 5.0
     seed: int = 0
+    prior_preservation: bool = Field(False, description="Train on class pictures the base "
+                                                        "makes too (keeps the class word's look)")
+    prior_images: int = Field(0, description="How many class pictures (0: as many as images)")
     sample_every: int = Field(0, description="A sample image every N steps (0: none)")
 
 
@@ -75,7 +78,8 @@ def _spec(body: TrainLoraRequest) -> TrainingSpec:
         resolution=body.resolution, batch_size=body.batch_size,
         gradient_accumulation=body.gradient_accumulation,
         train_text_encoders=body.train_text_encoders, optimizer=body.optimizer,
-        min_snr_gamma=body.min_snr_gamma, seed=body.seed)
+        min_snr_gamma=body.min_snr_gamma, seed=body.seed,
+        prior_preservation=body.prior_preservation, prior_images=body.prior_images)
 
 
 def _status(s: TrainingStatus) -> dict:

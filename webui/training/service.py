@@ -40,6 +40,10 @@ SAMPLE_STEPS = 20  # denoising steps of a sample image
 SAVE_EVERY = 100  # optimizer steps between saved states (a crash loses at most these)
 
 
+class _StoppedEarly(Exception):
+    """Stop pressed while the job prepared (class pictures): no step was made."""
+
+
 class TrainingRefused(RequestError):
     """This caller may not train here (not an admin, or the demo has training off)."""
 
@@ -66,6 +70,7 @@ class TrainingStatus:
     base_model: str = ""
     duration: float = 0.0
     created: str = ""  # when it was submitted (UTC, minutes)
+    phase: str = ""  # what a running job does before its steps (e.g. class pictures)
 
     def api(self) -> dict:
         """The A1111-style JSON of ``GET /sdapi/v1/train/lora/{id}``."""
@@ -342,8 +347,8 @@ class TrainingService:
                 if live.stop.is_set():
                     raise LeftQueue()
                 self._train(live)
-        except LeftQueue:
-            self._finish(live, "stopped", error="stopped before it started")
+        except (LeftQueue, _StoppedEarly):
+            self._finish(live, "stopped", error="stopped before its first step")
         except RequestError as exc:
             self._finish(live, "failed", error=str(exc))
         except Exception as exc:  # noqa: BLE001 - the job fails, the app keeps serving
@@ -366,7 +371,14 @@ class TrainingService:
         started = time.time()
         losses: list[float] = []
         with self.manager.prepare(JobModels(spec.base_model, modes=("txt2img",))) as bundle:
-            with LoraTraining(bundle.base.pipe, spec, folder / "state") as run:
+            def class_picture(done: int, total: int) -> None:
+                status.phase = f"prior preservation: class picture {done}/{total}"
+                if live.stop.is_set():
+                    raise _StoppedEarly()
+
+            with LoraTraining(bundle.base.pipe, spec, folder / "state",
+                              on_class_image=class_picture) as run:
+                status.phase = ""
                 self._keep_class_images(run, folder)
                 state_file = folder / "state" / "state.json"
                 if live.resume and state_file.is_file():

@@ -50,6 +50,8 @@ def _status_text(s) -> str:
     parts = [f"**{s.name}** (job {s.id}): **{s.state}**"]
     if s.state == "queued" and s.position:
         parts.append(f"place {s.position} in line")
+    if s.phase:
+        parts.append(s.phase)
     if s.total_steps:
         parts.append(f"step {s.step}/{s.total_steps}")
     if s.loss is not None:
@@ -195,16 +197,14 @@ def build_train_tab(ctx):
         lines = [x.strip() for x in (caption_text or "").splitlines()]
         if lines and not any(lines):
             lines = []
-        extra = {"prior_preservation": bool(prior_v)} if _has_prior() else {}
-        if prior_v and not extra:
-            raise gr.Error("prior preservation is not available yet", print_exception=False)
         try:
             spec = TrainingSpec(
                 name=lora_name, trigger=trig, class_word=cls, images=tuple(images),
                 captions=tuple(lines), base_model=base_name or None, steps=steps_v,
                 rank=rank_v, alpha=alpha_v or None, learning_rate=lr_v, resolution=res_v,
                 batch_size=batch_v, gradient_accumulation=accum_v, optimizer=opt_v,
-                min_snr_gamma=gamma_v, seed=seed_v, train_text_encoders=bool(te_v), **extra)
+                min_snr_gamma=gamma_v, seed=seed_v, train_text_encoders=bool(te_v),
+                prior_preservation=bool(prior_v))
             run_id, warnings = service.submit(spec, who, sample_every=every_v or 0)
         except (RequestError, QueueFull) as exc:
             log.warning("training refused: %s", exc)
@@ -278,9 +278,3 @@ def build_train_tab(ctx):
                 _rows(service.list(who)))
 
     return refresh, [from_gallery, base, table]
-
-
-def _has_prior() -> bool:
-    from dataclasses import fields
-
-    return "prior_preservation" in {f.name for f in fields(TrainingSpec)}
