@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 #: leetspeak digits and symbols -> letters (only inside a word that is not all digits)
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
@@ -68,6 +69,7 @@ def fold(text: str) -> str:
     return text.translate(_LOOKALIKES)
 
 
+@lru_cache(maxsize=65536)  # prompts repeat their words; a hit costs less than the work
 def word_forms(word: str) -> tuple[str, ...]:
     """The readings of one folded word: leetspeak mapped, and without digits or symbols at
     its ends (``4ss`` -> ``ass``, ``ss``; ``1girl`` -> ``igirl``, ``girl``)."""
@@ -81,8 +83,11 @@ def word_forms(word: str) -> tuple[str, ...]:
 
 
 def _words(text: str) -> list[tuple[str, ...]]:
-    words = [word_forms(w) for w in _WORD.findall(text)]
-    return _join_spelled(words)
+    raw = _WORD.findall(text)
+    words = [word_forms(w) for w in raw]
+    if sum(len(w) == 1 for w in raw) >= 3:
+        words = _join_spelled(words)
+    return words
 
 
 def _join_spelled(words: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
