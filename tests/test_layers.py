@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "webui.engine": ("webui.ui", "webui.api", "webui.history"),
     "webui.models": ("webui.ui", "webui.api", "webui.history"),
+    # training is a job like generation: the tab and the API call it, never the reverse
+    "webui.training": ("webui.ui", "webui.api", "webui.server"),
     "webui.metadata": ("webui.engine", "webui.models", "webui.ui", "webui.api", "webui.history"),
     # the low homes that broke the request <-> engine.images cycle import neither side
     "webui.errors": ("webui",),
