@@ -51,3 +51,10 @@ def test_drop_images_and_train_a_lora(app, pages, tmp_path):
     assert (app.models / "Lora" / "browser-subject.safetensors").is_file()
     # the records table lists it
     assert "browser-subject" in page.locator("#train_jobs").inner_text()
+    # every LoRA picker lists it at once: txt2img's "Add LoRA" adds its tag
+    page.get_by_role("tab", name="txt2img").click()
+    page.locator("#txt2img_lora_picker input").click()
+    page.get_by_role("option", name="browser-subject", exact=True).first.click()
+    page.wait_for_function(
+        "() => document.querySelector('#txt2img_prompt textarea').value"
+        ".includes('<lora:browser-subject:1>')", timeout=30_000)

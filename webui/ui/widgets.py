@@ -335,6 +335,10 @@ def lora_picker(ctx, tab: str, prompt: gr.Textbox) -> gr.Dropdown:
         return text if tag in text else (f"{text} {tag}".strip())
 
     picker.select(insert, [picker, prompt], prompt, api_visibility="private", queue=False)
+    # the folder is read when the list opens: a LoRA trained or copied in meanwhile is
+    # there at once, without Refresh or a restart
+    picker.focus(lambda: gr.update(choices=manager.lora_names()), None, picker,
+                 api_visibility="private", queue=False, show_progress="hidden")
     prompt.change(lambda text: trigger_words_text(manager, text), prompt, words,
                   api_visibility="private", queue=False, show_progress="hidden",
                   trigger_mode="always_last")
