@@ -10,6 +10,7 @@ from webui.api.security import ApiCredentials
 from webui.auth import Users, load_users
 from webui.checkpoint_choice import CheckpointChoice
 from webui.config import Settings, parse_size
+from webui.extensions.host import ExtensionHost
 from webui.history.db import open_database
 from webui.history.model_hashes import DbHashCache
 from webui.history.store import HistoryStore
@@ -42,6 +43,7 @@ class AppContext:
     checkpoint: CheckpointChoice  # the checkpoint of jobs that name none
     training: TrainingService  # LoRA training jobs (same device queue as generation)
     policy: PromptPolicy  # the prompt policy every door checks (--policy or data dir)
+    extensions: ExtensionHost  # loaded extensions: tabs, routes, hooks, scripts
 
 
 def spaces_gpu_wrapper():
@@ -94,9 +96,12 @@ def create_context(settings: Settings) -> AppContext:
     limiter = RateLimiter(settings.demo_rate) if settings.demo else None
     checkpoint = CheckpointChoice(manager.checkpoint_names, settings.ckpt)
     policy = prompt_policy(settings, manager, engine)
+    extensions = ExtensionHost.load(
+        [] if settings.disable_extensions else list(settings.extensions_dirs),
+        settings.data_dir / "extensions.json", entry_points=not settings.disable_extensions)
     jobs = JobRunner(manager, store, settings.limits, max_queue=settings.max_queue,
                      device_wrapper=spaces_gpu_wrapper(), styles=styles, rate_limiter=limiter,
-                     checkpoint=checkpoint, policy=policy)
+                     checkpoint=checkpoint, policy=policy, extensions=extensions)
     training = TrainingService(
         manager, jobs.queue, TrainingRecords(engine), settings.data_dir, settings.limits,
         checkpoint, enabled=settings.demo_training or not settings.demo,
@@ -106,7 +111,7 @@ def create_context(settings: Settings) -> AppContext:
     return AppContext(settings, manager, store, jobs, users=users, user_settings=user_settings,
                       api_credentials=ApiCredentials.from_settings(settings),
                       rate_limiter=limiter, styles=styles, checkpoint=checkpoint,
-                      training=training, policy=policy)
+                      training=training, policy=policy, extensions=extensions)
 
 
 def prompt_policy(settings: Settings, manager: ModelManager, engine) -> PromptPolicy:

@@ -61,6 +61,9 @@ class Settings:
     insecure: bool = False  # allow the API beyond loopback without credentials
     # -- responsible generation -----------------------------------------------------------
     policy: Path | None = None  # prompt policy file (None: <data-dir>/policy.toml)
+    # -- extensions: folders of extension folders (the project's extensions/ by default)
+    extensions_dirs: tuple[Path, ...] = (Path(__file__).resolve().parents[1] / "extensions",)
+    disable_extensions: bool = False  # load none (A1111's --disable-all-extensions)
 
     @property
     def host(self) -> str:
@@ -203,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Prompt policy file (TOML: block/warn rules, artists' opt-outs); "
                         "default <data-dir>/policy.toml, made from the shipped policy on "
                         "first start.")
+    p.add_argument("--extensions-dir", type=Path, action="append",
+                   default=None, metavar="DIR",
+                   help="A folder of extension folders (each <name>/extension.py); may be "
+                        "given more than once (default: extensions/ beside launch.py).")
+    p.add_argument("--disable-extensions", action="store_true",
+                   default=_env_flag("disable_extensions"),
+                   help="Start without any extension (built-in ones included).")
     return p
 
 
@@ -288,7 +298,10 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         api_auth=a.api_auth or None, api_keys=a.api_keys or None,
         api_keys_file=Path(a.api_keys_file) if a.api_keys_file else None,
         insecure=a.insecure, policy=Path(a.policy) if a.policy else None,
+        disable_extensions=a.disable_extensions,
     )
+    if a.extensions_dir:
+        s.extensions_dirs = tuple(Path(d) for d in a.extensions_dir)
     try:
         return check_settings(s)
     except SettingsError as exc:

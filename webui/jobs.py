@@ -27,7 +27,9 @@ from webui.policy import PromptPolicy
 from webui.prompting.styles import StyleLibrary
 from webui.queue import DeviceQueue, LeftQueue
 from webui.ratelimit import RateLimiter
-from webui.request import GenerationRequest, validate
+from webui.extensions.api import JobView
+from webui.extensions.host import ExtensionHost
+from webui.request import GenerationRequest, RequestError, validate
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +47,10 @@ class JobRunner:
                  max_queue: int = 64, device_wrapper=None,
                  styles: StyleLibrary | None = None, rate_limiter: RateLimiter | None = None,
                  checkpoint: CheckpointChoice | None = None,
-                 policy: PromptPolicy | None = None):
+                 policy: PromptPolicy | None = None, extensions: ExtensionHost | None = None):
         self.manager = manager
+        # extensions' hooks and scripts (None: none); they see a JobView, never this runner
+        self.extensions = extensions
         self.policy = policy  # the prompt policy (None: prompts are not checked)
         # names the checkpoint of a request that names none (None: the first one found)
         self.checkpoint = checkpoint or CheckpointChoice(manager.checkpoint_names)
@@ -76,33 +80,75 @@ class JobRunner:
             self.rate_limiter.take(caller.job_key)
         # a new, normalised request; a blocked prompt stops here (PromptBlocked), before the
         # queue, so nothing is run or written; warnings ride on it (``policy_warnings``)
-        req = validate(req, self.limits, self.styles, self.policy,
-                       owner=caller.owner or "local")
-        if req.model is None:
-            req = replace(req, model=self.checkpoint.current())
+        req = self._validate(req, caller)
         key = caller.job_key
         progress = progress or JobProgress()
+        view = JobView(owner=caller.owner or "local", mode=req.mode,
+                       stopped=lambda: progress.stopped)
+        if self.extensions is not None:
+            changed = self.extensions.on_request(view, req)
+            if changed is not req:  # an extension's change is checked like any request
+                req = self._validate(changed, caller)
         with self._active_lock:
             self._active[key] = progress
         try:
             try:
-                result = self._device_turn(req, key, progress)
+                result = self._device_turn(req, key, progress, view, caller)
             except LeftQueue:  # Stop pressed while waiting: nothing ran
                 return JobOutcome(GenerationResult(req, interrupted=True), [])
             # the turn has ended: the next job runs on the device while this one writes
-            return JobOutcome(result, self._save(result, caller))
+            if self.extensions is not None:
+                for gen in result.images:
+                    gen.image = self.extensions.on_image(view, result.request, gen.image)
+            saved = self._save(result, caller)
+            if self.extensions is not None:
+                self.extensions.on_job_done(view, result.request, [s.path for s in saved])
+            return JobOutcome(result, saved)
         finally:
             with self._active_lock:
                 if self._active.get(key) is progress:
                     del self._active[key]
 
-    def _device_turn(self, req: GenerationRequest, key: str,
-                     progress: JobProgress) -> GenerationResult:
-        """Wait in line, then run ``req`` on the engine; the turn ends when this returns."""
+    def _validate(self, req: GenerationRequest, caller: Caller) -> GenerationRequest:
+        """A new, normalised request; a blocked prompt stops here (PromptBlocked), before the
+        queue, so nothing is run or written; warnings ride on it (``policy_warnings``); a
+        script's arguments are checked here too (``ScriptArgsError``)."""
+        req = validate(req, self.limits, self.styles, self.policy,
+                       owner=caller.owner or "local")
+        if self.extensions is not None:
+            req = self.extensions.prepare(req)
+        elif req.script or req.alwayson_scripts:
+            req = replace(req, alwayson_scripts={})
+            if req.script:
+                raise RequestError(f"script_name: no script {req.script!r} (no extensions "
+                                   "are loaded)")
+        if req.model is None:
+            req = replace(req, model=self.checkpoint.current())
+        return req
+
+    def _device_turn(self, req: GenerationRequest, key: str, progress: JobProgress,
+                     view: JobView | None = None,
+                     caller: Caller | None = None) -> GenerationResult:
+        """Wait in line, then run ``req`` on the engine (or its script); the turn ends when
+        this returns."""
         with self.queue.turn(key, lambda: progress.stopped, progress.queued):
             if progress.stopped:
                 raise LeftQueue()
-            return self._engine_run(self.manager, req, progress)
+            if self.extensions is None or view is None:
+                return self._engine_run(self.manager, req, progress)
+            self.extensions.before_generation(view, req)
+            if not req.script:
+                return self._engine_run(self.manager, req, progress)
+
+            def generate(cell: GenerationRequest) -> GenerationResult:
+                # one picture set of the script's, checked like any request, run at once in
+                # this device turn (the models it needs stay cached)
+                cell = replace(cell, script=None, script_args=None)
+                return self._engine_run(self.manager, self._validate(cell, caller), progress)
+
+            view.generate = generate
+            view.progress = lambda done, total: None
+            return self.extensions.run_script(view, req)
 
     def _save(self, result: GenerationResult, caller: Caller) -> list[SavedImage]:
         """Write ``result``'s images and rows (off the device turn), one job at a time."""

@@ -87,6 +87,12 @@ class GenerationRequest:
     hr_upscaler: str = "Latent"
     hr_steps: int = 0  # 0 = same as steps
     hr_denoising_strength: float = 0.7
+    # -- scripts (webui.extensions): a selectable one that makes the job's pictures (A1111's
+    # ``script_name`` / ``script_args``) and always-on ones ({title: args}); the job runner
+    # validates the arguments into each script's model before the job queues
+    script: str | None = None
+    script_args: object = None
+    alwayson_scripts: dict = field(default_factory=dict)
     # -- anything else a front door wants recorded
     extra: dict = field(default_factory=dict)
     # -- what ``validate`` changed and the user should hear about (e.g. a resized mask)
@@ -172,6 +178,13 @@ def validate(req: GenerationRequest, limits: Limits,
     if not 1 <= out["batch_count"] <= limits.max_batch_count:
         raise RequestError(f"batch count must be between 1 and {limits.max_batch_count}, "
                            f"got {out['batch_count']}")
+    if req.script is not None and not isinstance(req.script, str):
+        raise RequestError("script_name must be a script's name (text)")
+    out["script"] = (req.script or "").strip() or None
+    if req.alwayson_scripts is not None and not isinstance(req.alwayson_scripts, dict):
+        raise RequestError("alwayson_scripts must be an object: {\"<script>\": {\"args\": "
+                           "[...]}}")
+    out["alwayson_scripts"] = dict(req.alwayson_scripts or {})
     req = replace(req, **out)
     req = replace(req, **_mode_fields(req, limits, styles))
     if policy is not None:
