@@ -22,6 +22,8 @@ from webui.prompting.styles import StyleLibrary
 from webui.ratelimit import RateLimiter
 from webui.training.records import TrainingRecords
 from webui.training.service import TrainingService
+from webui.upscaling.extras import ExtrasService
+from webui.upscaling.registry import UpscalerRegistry
 from webui.user_settings import SettingsStore
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,9 @@ class AppContext:
     training: TrainingService  # LoRA training jobs (same device queue as generation)
     policy: PromptPolicy  # the prompt policy every door checks (--policy or data dir)
     extensions: ExtensionHost  # loaded extensions: tabs, routes, hooks, scripts
+    # upscalers by name (resizers, models/ESRGAN files, registered ones) and Extras jobs
+    upscalers: UpscalerRegistry | None = None
+    extras: ExtrasService | None = None
 
 
 def spaces_gpu_wrapper():
@@ -63,7 +68,7 @@ def create_context(settings: Settings) -> AppContext:
     """Create folders, open (and migrate) the database, set up the manager. Loads no model."""
     settings.outputs_dir.mkdir(parents=True, exist_ok=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    for sub in ("Stable-diffusion", "Lora", "VAE"):
+    for sub in ("Stable-diffusion", "Lora", "VAE", "ESRGAN"):
         (settings.models_dir / sub).mkdir(parents=True, exist_ok=True)
     engine = open_database(settings.db_url)
     registry = ModelRegistry(settings.checkpoints_dir, settings.models_dir / "Lora",
@@ -74,6 +79,8 @@ def create_context(settings: Settings) -> AppContext:
                            offload=settings.offload,
                            device_budget=parse_size(settings.vram_budget, "--vram-budget"),
                            compile=settings.compile, fuse_qkv=settings.fuse_qkv)
+    # the engine's hires fix finds the upscalers through the manager, as it finds models
+    manager.upscalers = upscalers = UpscalerRegistry.for_manager(settings.models_dir, manager)
     if settings.demo and not manager.checkpoint_names():
         # a hosted demo without weights draws with the shipped demo model (no download)
         from webui.testing.demo_model import install
@@ -108,10 +115,15 @@ def create_context(settings: Settings) -> AppContext:
         disabled_reason="LoRA training is off in this demo (the operator can turn it on "
                         "with --demo-training)",
         check_texts=policy.check)  # captions and trigger words go through the policy too
-    return AppContext(settings, manager, store, jobs, users=users, user_settings=user_settings,
-                      api_credentials=ApiCredentials.from_settings(settings),
-                      rate_limiter=limiter, styles=styles, checkpoint=checkpoint,
-                      training=training, policy=policy, extensions=extensions)
+    ctx = AppContext(settings, manager, store, jobs, users=users, user_settings=user_settings,
+                     api_credentials=ApiCredentials.from_settings(settings),
+                     rate_limiter=limiter, styles=styles, checkpoint=checkpoint,
+                     training=training, policy=policy, extensions=extensions)
+    upscalers.sources.append(lambda: extensions.registry("upscalers"))  # extensions' too
+    ctx.upscalers = upscalers
+    ctx.extras = ExtrasService(upscalers, jobs.queue, settings.outputs_dir,
+                               settings.limits.max_image_pixels, limiter)
+    return ctx
 
 
 def prompt_policy(settings: Settings, manager: ModelManager, engine) -> PromptPolicy:
