@@ -73,4 +73,5 @@ MODES = ("txt2img", "img2img", "inpaint", "outpaint")
 RESIZE_MODES = ["Just resize", "Crop and resize", "Resize and fill"]
 INPAINT_AREAS = ("Whole picture", "Only masked")
 MASKED_CONTENTS = ("fill", "original", "latent noise")
-HR_UPSCALERS = ("Latent", "Lanczos")
+#: hires fix upscalers without the app's registry (it adds models: webui.upscaling)
+HR_UPSCALERS = ("Latent", "None", "Lanczos", "Nearest")

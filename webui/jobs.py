@@ -114,7 +114,8 @@ class JobRunner:
         queue, so nothing is run or written; warnings ride on it (``policy_warnings``); a
         script's arguments are checked here too (``ScriptArgsError``)."""
         req = validate(req, self.limits, self.styles, self.policy,
-                       owner=caller.owner or "local")
+                       owner=caller.owner or "local",
+                       upscalers=getattr(self.manager, "upscalers", None))
         if self.extensions is not None:
             req = self.extensions.prepare(req)
         elif req.script or req.alwayson_scripts:

@@ -133,12 +133,15 @@ def as_float(name: str, value) -> float:
 
 def validate(req: GenerationRequest, limits: Limits,
              styles: StyleLibrary | None = None, policy: PromptPolicy | None = None, *,
-             owner: str = "local", door: str | None = None) -> GenerationRequest:
+             owner: str = "local", door: str | None = None,
+             upscalers=None) -> GenerationRequest:
     """Check ``req`` and return a new, normalised request (``req`` is left as it was);
     raise ``RequestError`` with a clear message. Style names are checked against ``styles``
     (the app's styles file; None: the shipped presets) and resolved into ``style_texts``;
     what was adjusted on the way (e.g. a resized mask) is said in ``notices``. Last, the
-    styled prompt goes through ``policy`` (``check_prompt``) for ``owner`` at ``door``."""
+    styled prompt goes through ``policy`` (``check_prompt``) for ``owner`` at ``door``.
+    ``upscalers``: the app's upscaler registry (hires fix upscaler names; None: the built-in
+    resizers only)."""
     if req.prompt is None or not isinstance(req.prompt, str):
         raise RequestError("prompt must be text")
     negative = req.negative_prompt or ""
@@ -186,7 +189,7 @@ def validate(req: GenerationRequest, limits: Limits,
                            "[...]}}")
     out["alwayson_scripts"] = dict(req.alwayson_scripts or {})
     req = replace(req, **out)
-    req = replace(req, **_mode_fields(req, limits, styles))
+    req = replace(req, **_mode_fields(req, limits, styles, upscalers))
     if policy is not None:
         req = replace(req, policy_warnings=check_prompt(req, policy, owner, door))
     return req
@@ -266,7 +269,7 @@ def _in_range(name: str, value: float, low: float, high: float) -> None:
 
 
 def _mode_fields(req: GenerationRequest, limits: Limits,
-                 styles: StyleLibrary | None = None) -> dict:
+                 styles: StyleLibrary | None = None, upscalers=None) -> dict:
     """Check the fields of styles, hires fix and the image modes; return their normalised
     values (images as RGB, masks as ``L`` of the image's size, white = repaint)."""
     _choice("mode", req.mode, MODES)
@@ -281,7 +284,7 @@ def _mode_fields(req: GenerationRequest, limits: Limits,
     out = {"styles": names, "style_texts": tuple(library.templates(list(names)))}
     if req.mode == "txt2img":
         if req.enable_hr:
-            out.update(_hires_fields(req, limits))
+            out.update(_hires_fields(req, limits, upscalers))
         return out
     if req.init_image is None:
         raise RequestError(f"{req.mode} needs an image")
@@ -303,15 +306,31 @@ def _mode_fields(req: GenerationRequest, limits: Limits,
     return out
 
 
-def _hires_fields(req: GenerationRequest, limits: Limits) -> dict:
+def hires_upscaler(name, upscalers=None) -> str:
+    """"Latent", or an upscaler's listed name: ``upscalers`` (the app's registry: anything with
+    ``names()`` and ``canonical(name)``) also takes a model's file stem, any case; None: the
+    built-in resizers only."""
+    if name == "Latent":
+        return name
+    choices = HR_UPSCALERS
+    if upscalers is not None and isinstance(name, str):
+        try:
+            return upscalers.canonical(name)
+        except RequestError:
+            choices = ("Latent", *upscalers.names())
+    return _choice("hires upscaler", name, choices)
+
+
+def _hires_fields(req: GenerationRequest, limits: Limits, upscalers=None) -> dict:
     scale = as_float("hires upscale", req.hr_scale)
     _in_range("hires upscale", scale, 1, 4)
-    _choice("hires upscaler", req.hr_upscaler, HR_UPSCALERS)
+    upscaler = hires_upscaler(req.hr_upscaler, upscalers)
     steps = as_int("hires steps", req.hr_steps)
     _in_range("hires steps", steps, 0, limits.max_steps)
     strength = as_float("hires denoising strength", req.hr_denoising_strength)
     _in_range("hires denoising strength", strength, 0, 1)  # 0: accepted
-    out = {"hr_scale": scale, "hr_steps": steps, "hr_denoising_strength": strength}
+    out = {"hr_scale": scale, "hr_steps": steps, "hr_denoising_strength": strength,
+           "hr_upscaler": upscaler}
     w, h = hires_size(replace(req, **out))
     if max(w, h) > limits.max_size:
         raise RequestError(f"hires fix size {w}x{h} is above the limit of {limits.max_size}")

@@ -66,15 +66,13 @@ def resolve_sampler(sampler: str | None, scheduler: str | None = None) -> tuple[
 
 
 def hr_upscaler(name: str | None) -> str:
-    """A1111's upscaler names -> this app's: every latent mode is ``Latent``; ``None``,
-    ``Nearest`` and ``Lanczos`` resize the image (``Lanczos``). Others are passed on and
-    refused by validation with the list of choices."""
+    """A1111's upscaler names -> this app's: every latent mode is ``Latent``; the others
+    (``None``, ``Lanczos``, ``Nearest``, ESRGAN models by A1111 name or file stem) are passed
+    on, and validation finds them in the upscaler registry or refuses them with the list."""
     if not name:
         return "Latent"
     if name.lower().startswith("latent"):
         return "Latent"
-    if name.lower() in ("none", "nearest", "lanczos"):
-        return "Lanczos"
     return name
 
 

@@ -67,6 +67,18 @@ def upscale_latents(pipe, firsts: list, size: tuple[int, int]) -> torch.Tensor:
                          align_corners=False)
 
 
+def upscale_image(manager, name: str, image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """An image upscaler's result at ``size``: a resizer (Lanczos, Nearest, None) or an
+    ESRGAN-family model from the manager's upscaler registry (``webui.upscaling``), then
+    Lanczos to the exact size, as A1111's hires fix does."""
+    registry = getattr(manager, "upscalers", None)
+    if registry is None:  # a manager made without the app context: the resizers only
+        from webui.upscaling.registry import UpscalerRegistry
+
+        registry = manager.upscalers = UpscalerRegistry()
+    return registry.upscale(name, image, size)
+
+
 def _hires_pass(manager, req: GenerationRequest, first: GenerationResult,
                 progress: JobProgress | None, bundle) -> GenerationResult:
     """Upscale each first-pass image and denoise it again at the Hires fix size."""
@@ -79,7 +91,7 @@ def _hires_pass(manager, req: GenerationRequest, first: GenerationResult,
         if req.hr_upscaler == "Latent":
             image = upscale_latents(pipe, firsts, size)
         else:
-            image = [g.image.resize(size, Image.Resampling.LANCZOS) for g in firsts]
+            image = [upscale_image(manager, req.hr_upscaler, g.image, size) for g in firsts]
         return {"image": image, "strength": req.hr_denoising_strength,
                 "num_inference_steps": req.hr_steps or req.steps}
 

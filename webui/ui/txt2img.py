@@ -13,11 +13,18 @@ from webui.ui.widgets import common_controls, output_panel, stream_for_caller, t
 
 TXT2IMG_DOC = """Generate images from a text prompt with SDXL.
 
-With `enable_hr` (Hires fix) each image is upscaled by `hr_scale` ("Latent" or "Lanczos")
-and denoised again (`hr_steps`, 0 = same as steps). Returns the images (PNG files carrying
+With `enable_hr` (Hires fix) each image is upscaled by `hr_scale` ("Latent", "Lanczos",
+"Nearest", "None" or an ESRGAN model of models/ESRGAN) and denoised again (`hr_steps`,
+0 = same as steps). Returns the images (PNG files carrying
 A1111 `parameters`), the infotext of the first image and the seed actually used (a random
 one when seed is -1).
 """
+
+
+def hr_upscaler_choices(ctx) -> list[str]:
+    """Latent, then every upscaler of the app (resizers, ESRGAN models, extensions')."""
+    registry = getattr(ctx, "upscalers", None)
+    return ["Latent", *registry.names()] if registry is not None else list(HR_UPSCALERS)
 
 
 def build_txt2img_tab(ctx) -> TabParts:
@@ -29,8 +36,12 @@ def build_txt2img_tab(ctx) -> TabParts:
             with gr.Accordion("Hires. fix", open=False):
                 enable_hr = gr.Checkbox(False, label="Hires. fix", elem_id="txt2img_enable_hr")
                 with gr.Row():
-                    hr_upscaler = gr.Dropdown(list(HR_UPSCALERS), value="Latent",
+                    hr_upscaler = gr.Dropdown(hr_upscaler_choices(ctx), value="Latent",
                                               label="Upscaler", elem_id="txt2img_hr_upscaler")
+                    # models/ESRGAN is read when the list opens (a model copied in is there)
+                    hr_upscaler.focus(lambda: gr.update(choices=hr_upscaler_choices(ctx)),
+                                      None, hr_upscaler, api_visibility="private",
+                                      queue=False, show_progress="hidden")
                     hr_steps = gr.Slider(0, ctx.settings.limits.max_steps, value=0, step=1,
                                          label="Hires steps (0 = same as sampling steps)",
                                          elem_id="txt2img_hires_steps")
