@@ -105,7 +105,8 @@ def create_context(settings: Settings) -> AppContext:
     policy = prompt_policy(settings, manager, engine)
     extensions = ExtensionHost.load(
         [] if settings.disable_extensions else list(settings.extensions_dirs),
-        settings.data_dir / "extensions.json", entry_points=not settings.disable_extensions)
+        settings.data_dir / "extensions.json", entry_points=not settings.disable_extensions,
+        hook_timeout=settings.extension_timeout)
     jobs = JobRunner(manager, store, settings.limits, max_queue=settings.max_queue,
                      device_wrapper=spaces_gpu_wrapper(), styles=styles, rate_limiter=limiter,
                      checkpoint=checkpoint, policy=policy, extensions=extensions)

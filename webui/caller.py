@@ -40,7 +40,7 @@ ANONYMOUS = ":anonymous"
 #: job key of the local user's jobs started without a browser session (in-process calls)
 LOCAL = "local"
 #: the HTTP API's paths; every other HTTP path is the browser's
-API_PREFIXES = ("/sdapi/", "/v1/")
+API_PREFIXES = ("/sdapi/", "/v1/", "/ext/")  # /ext/<name>/: extensions' routes
 VISITOR_COOKIE = "webui-visitor"
 
 

@@ -64,6 +64,7 @@ class Settings:
     # -- extensions: folders of extension folders (the project's extensions/ by default)
     extensions_dirs: tuple[Path, ...] = (Path(__file__).resolve().parents[1] / "extensions",)
     disable_extensions: bool = False  # load none (A1111's --disable-all-extensions)
+    extension_timeout: float = 30.0  # seconds a hook may take before its extension is off
 
     @property
     def host(self) -> str:

@@ -21,6 +21,7 @@ from webui.api.common import ApiError, BodyLimitMiddleware, error_body, is_stabi
 from webui.api.options import ApiOptions
 from webui.api.stability import stability_router
 from webui.api.training import training_router
+from webui.extensions.host import ScriptArgsError
 from webui.models.loader import ModelLoadError
 from webui.models.registry import ModelNotFound
 from webui.queue import QueueFull
@@ -48,6 +49,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def on_api_error(request: Request, exc: ApiError):
         return _error(request, exc.status, exc.message, exc.kind)
+
+    @app.exception_handler(ScriptArgsError)
+    async def on_script_args(request: Request, exc: ScriptArgsError):
+        # a script's arguments that do not fit its model: 422 naming the field, as
+        # FastAPI answers a body of the wrong shape
+        detail = exc.errors or [{"loc": ["script_args"], "msg": str(exc),
+                                 "type": "value_error"}]
+        return JSONResponse(status_code=422, content={"detail": detail, "error": str(exc)})
 
     @app.exception_handler(RequestError)
     async def on_request_error(request: Request, exc: RequestError):

@@ -108,6 +108,10 @@ def _common(body: _Processing, options) -> dict:
         steps=_or(body.steps, 50), cfg_scale=_or(body.cfg_scale, 7.0),
         width=_or(body.width, 512), height=_or(body.height, 512), model=model, vae=vae,
         refiner=refiner, refiner_switch_at=_or(body.refiner_switch_at, 0.8),
+        # scripts (webui.extensions): the job runner checks them against their models
+        script=(body.script_name or "").strip() or None,
+        script_args=list(body.script_args or []),
+        alwayson_scripts=dict(body.alwayson_scripts or {}),
         extra={"api": "a1111"},
     )
 

@@ -16,6 +16,7 @@ from webui.api.a1111_adapter import SAMPLER_ALIASES, SCHEDULERS
 from webui.api.catalog import (checkpoint_title, checkpoints, known_hash, known_sha256,
                                lora_files, vae_files)
 from webui.choices import SAMPLERS
+from webui.extensions.script_ui import arg_infos
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,21 @@ def memory() -> dict:
             "events": {"retries": stats.get("num_alloc_retries", 0),
                        "oom": stats.get("num_ooms", 0)}}
     return {"ram": ram, "cuda": cuda}
+
+
+def script_infos(host) -> list[dict]:
+    """A1111's ``/script-info``: each script once per tab family it runs in."""
+    out = []
+    for is_img2img, modes in ((False, ("txt2img",)), (True, ("img2img", "inpaint"))):
+        seen = set()
+        for mode in modes:
+            for s in host.scripts(mode):
+                if s.title in seen:
+                    continue
+                seen.add(s.title)
+                out.append({"name": s.title.lower(), "is_alwayson": s.alwayson,
+                            "is_img2img": is_img2img, "args": arg_infos(s.args)})
+    return out
 
 
 def lists_router(ctx) -> APIRouter:
@@ -171,15 +187,22 @@ def lists_router(ctx) -> APIRouter:
 
     @r.get("/scripts", response_model=m.ScriptsList)
     def scripts():
-        return {"txt2img": [], "img2img": []}
+        """Selectable scripts' titles, lower case as A1111 lists them, per tab family."""
+        host = ctx.extensions
+        return {"txt2img": [s.title.lower() for s in host.scripts("txt2img", alwayson=False)],
+                "img2img": [s.title.lower() for s in host.scripts("img2img", alwayson=False)]}
 
     @r.get("/script-info")
     def script_info() -> list:
-        return []
+        """Every script with its arguments (label, value, choices...), A1111's shape."""
+        return script_infos(ctx.extensions)
 
     @r.get("/extensions", response_model=list[m.ExtensionItem])
     def extensions():
-        return []
+        """The extensions found, with version, switch and state (error says why)."""
+        return [{"name": st.name, "remote": st.path, "version": st.version,
+                 "enabled": st.enabled, "state": st.state, "error": st.error}
+                for st in ctx.extensions.statuses.values()]
 
     @r.get("/face-restorers", response_model=list[m.FaceRestorerItem])
     def face_restorers():

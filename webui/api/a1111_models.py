@@ -205,6 +205,8 @@ class ExtensionItem(BaseModel):
     version: str = ""
     commit_date: int = 0
     enabled: bool = True
+    state: str = "loaded"  # loaded | disabled | error (this app's)
+    error: str = ""  # why it failed to load or was switched off
 
 
 class EmbeddingsResponse(BaseModel):

@@ -29,3 +29,26 @@ def default_components(model: type[BaseModel]) -> list:
         else:
             out.append(gr.Textbox(label=label, value="" if default is None else str(default)))
     return out
+
+
+def arg_infos(model: type[BaseModel]) -> list[dict]:
+    """A1111's ``/script-info`` ``args``: label, value, minimum, maximum, step, choices."""
+    out = []
+    for name, info in model.model_fields.items():
+        item = {"label": info.title or name, "value": None if info.is_required() else
+                _plain(info.default), "minimum": None, "maximum": None, "step": None,
+                "choices": None}
+        for meta in info.metadata:
+            for key, attr in (("minimum", "ge"), ("minimum", "gt"), ("maximum", "le"),
+                              ("maximum", "lt")):
+                if getattr(meta, attr, None) is not None:
+                    item[key] = getattr(meta, attr)
+        if typing.get_origin(info.annotation) is typing.Literal:
+            item["choices"] = list(typing.get_args(info.annotation))
+        out.append(item)
+    return out
+
+
+def _plain(value):
+    return value if isinstance(value, (str, int, float, bool, list, dict, type(None))) \
+        else str(value)

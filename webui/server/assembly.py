@@ -29,6 +29,7 @@ def build_server(ctx: AppContext):
         from webui.api import install_api
 
         install_api(app, ctx)
+    mount_extension_routes(app, ctx, api)
     if s.nowebui:
         app.add_api_route("/", lambda: RedirectResponse("/docs"), include_in_schema=False)
         return app, None
@@ -58,6 +59,18 @@ def build_server(ctx: AppContext):
     if s.demo and not ctx.users.enabled:
         app.add_middleware(VisitorCookieMiddleware)
     return app, demo
+
+
+def mount_extension_routes(app, ctx: AppContext, api_installed: bool) -> None:
+    """Each extension's router at ``/ext/<name>/``, behind the API's credentials (the logins
+    when logins are on); listed in the OpenAPI schema with ``--api``."""
+    routers = ctx.extensions.routers()
+    for router in routers:
+        app.include_router(router)
+    if routers and not api_installed:
+        from webui.api import install_api_auth
+
+        install_api_auth(app, ctx)
 
 
 def gradio_app_of(app):

@@ -24,6 +24,7 @@ import gradio as gr
 from webui.request import GenerationRequest
 from webui.ui.image_modes import read_upload
 from webui.ui.ranges import warn_on_sliders
+from webui.ui.scripts import collect_script_args
 from webui.ui.page import notify_js
 from webui.ui.sendto import SendSource
 from webui.ui.widgets import SHOW_SEED_JS, CommonControls, OutputPanel, none_if_unset
@@ -132,6 +133,7 @@ def request_handler(ctx, mode: str, inputs: dict, run: Callable, doc: str,
         bound.apply_defaults()
         values = dict(bound.arguments)
         request, progress = values.pop("request"), values.pop("progress")
+        values = collect_script_args(values)  # the Script accordion's keywords, if any
         if adapt is not None:
             values = adapt(values)
         yield from run(ctx, request_from(ctx, mode, values), request, progress)

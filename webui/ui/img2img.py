@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from webui.choices import RESIZE_MODES
+from webui.ui.scripts import script_controls
 from webui.ui.fieldmap import (TabParts, common_inputs, model_inputs, request_handler,
                                wire_generate)
 from webui.ui.image_modes import check_uploads, readable_uploads
@@ -30,6 +31,7 @@ def build_img2img_tab(ctx) -> TabParts:
             denoise = gr.Slider(0, 1, value=0.75, step=0.01, label="Denoising strength",
                                 elem_id="img2img_denoising_strength")
             controls = common_controls(ctx, "img2img")
+            scripts = script_controls(ctx, "img2img")
         with gr.Column():
             out = output_panel("img2img")
             send = result_source("img2img", out.gallery)
@@ -38,7 +40,7 @@ def build_img2img_tab(ctx) -> TabParts:
     inputs = {"prompt": box.prompt, "image": image, "negative_prompt": box.negative,
               **common_inputs(controls), "denoising_strength": denoise,
               "resize_mode": resize_mode, "styles": box.styles, "model": controls.model,
-              **model_inputs(controls)}
+              **model_inputs(controls), **scripts}
     img2img = request_handler(ctx, "img2img", inputs, stream_for_caller, IMG2IMG_DOC)
     wire_generate(generate, img2img, inputs, out, api_name="img2img")
     return TabParts(inputs, send_fields(inputs), controls, send, out)

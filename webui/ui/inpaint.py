@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from webui.choices import INPAINT_AREAS, MASKED_CONTENTS, RESIZE_MODES
+from webui.ui.scripts import script_controls
 from webui.ui.fieldmap import (TabParts, common_inputs, model_inputs, request_handler,
                                wire_generate)
 from webui.ui.image_modes import check_uploads, readable_uploads
@@ -88,6 +89,7 @@ def build_inpaint_tab(ctx) -> TabParts:
             denoise = gr.Slider(0, 1, value=0.75, step=0.01, label="Denoising strength",
                                 elem_id="inpaint_denoising_strength")
             controls = common_controls(ctx, "inpaint")
+            scripts = script_controls(ctx, "inpaint")
             # the API's inputs: files, not the drawing
             api_image = readable_uploads(gr.Image(label="image", type="filepath",
                                                   visible=False))
@@ -115,7 +117,7 @@ def build_inpaint_tab(ctx) -> TabParts:
               "denoising_strength": denoise, "mask_blur": blur, "inpaint_area": area,
               "inpaint_padding": padding, "masked_content": content,
               "invert_mask": mask_mode, "resize_mode": resize_mode, "styles": box.styles,
-              "model": controls.model, **model_inputs(controls)}
+              "model": controls.model, **model_inputs(controls), **scripts}
     api_inputs = {**inputs, "image": api_image, "mask": api_mask, "invert_mask": api_invert}
     page = request_handler(ctx, "inpaint", inputs, stream_for_caller, INPAINT_DOC,
                            adapt=from_editor, name="from_editor")

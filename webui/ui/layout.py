@@ -6,6 +6,7 @@ import gradio as gr
 
 from webui.ui.account import account_bar
 from webui.ui.fieldmap import TabParts
+from webui.ui.extensions_tab import build_extension_tabs, build_extensions_tab
 from webui.ui.history import build_gallery_tab
 from webui.ui.img2img import build_img2img_tab
 from webui.ui.inpaint import build_inpaint_tab
@@ -48,12 +49,17 @@ def build_ui(ctx) -> gr.Blocks:
                 load_models, models_table = build_models_tab(ctx)
             with gr.Tab("Settings", id="settings") as settings_tab:
                 user_settings = build_settings_tab(ctx)
+            with gr.Tab("Extensions", id="extensions") as extensions_tab:
+                load_extensions, extensions_table = build_extensions_tab(ctx)
+            build_extension_tabs(ctx)
         sources = [b.send for b in built.values()] + [gallery.send, pnginfo_send]
         wire_sources(tabs, sources, {mode: b.fields for mode, b in built.items()}, ctx)
         # hashing a big checkpoint takes a while the first time: only when the tab is opened
         models_tab.select(load_models, None, models_table, api_visibility="private")
         history_tab.select(gallery.load, None, gallery.outputs, api_visibility="private")
         train_tab.select(train_refresh, None, train_lists, api_visibility="private")
+        extensions_tab.select(load_extensions, None, extensions_table,
+                              api_visibility="private")
         # each page load shows the Settings tab's current defaults (no restart needed)
         targets = [t for b in built.values() for t in b.controls.default_targets()]
         apply_defaults_on_load(demo, targets, lambda: user_defaults(ctx) * len(built))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from webui.ui.scripts import script_controls
 from webui.ui.fieldmap import (TabParts, common_inputs, model_inputs, request_handler,
                                wire_generate)
 from webui.ui.image_modes import check_uploads, readable_uploads
@@ -48,6 +49,7 @@ def build_outpaint_tab(ctx) -> TabParts:
             denoise = gr.Slider(0, 1, value=0.9, step=0.01, label="Denoising strength",
                                 elem_id="outpaint_denoising_strength")
             controls = common_controls(ctx, "outpaint", with_size=False)
+            scripts = script_controls(ctx, "outpaint")
         with gr.Column():
             out = output_panel("outpaint")
             send = result_source("outpaint", out.gallery)
@@ -58,7 +60,7 @@ def build_outpaint_tab(ctx) -> TabParts:
               "left": left, "right": right, "up": up, "down": down,
               **common_inputs(controls), "denoising_strength": denoise, "mask_blur": blur,
               "fill": fill, "styles": box.styles, "model": controls.model,
-              **model_inputs(controls)}
+              **model_inputs(controls), **scripts}
     outpaint = request_handler(ctx, "outpaint", inputs, stream_for_caller, OUTPAINT_DOC,
                                adapt=fill_to_content)
     wire_generate(generate, outpaint, inputs, out, api_name="outpaint")
