@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from webui.api.a1111 import a1111_router
+from webui.api.a1111_extras import extras_router
 from webui.api.a1111_lists import lists_router
 from webui.api.common import ApiError, BodyLimitMiddleware, error_body, is_stability_path
 from webui.api.options import ApiOptions
@@ -105,6 +106,7 @@ def install_api(app: FastAPI, ctx) -> ApiOptions:
     options = ApiOptions(ctx)
     app.include_router(a1111_router(ctx, options))
     app.include_router(lists_router(ctx))
+    app.include_router(extras_router(ctx, options))
     app.include_router(stability_router(ctx, options))
     app.include_router(training_router(ctx))
     install_error_handlers(app)

@@ -1,6 +1,6 @@
 """AUTOMATIC1111's ``/sdapi/v1`` listing endpoints: models, LoRAs, VAEs, samplers, schedulers,
 upscalers, styles, and the server's memory and flags. An empty list is the answer where this
-app has no such thing (scripts, extensions, face restorers, embeddings, Real-ESRGAN models)."""
+app has no such thing (face restorers, embeddings, hypernetworks)."""
 
 from __future__ import annotations
 
@@ -102,6 +102,23 @@ def script_infos(host) -> list[dict]:
     return out
 
 
+def upscaler_items(ctx) -> list[dict]:
+    """``/upscalers``: every upscaler of the app's registry (``webui.upscaling``)."""
+    from webui.upscaling.registry import ModelUpscaler
+
+    registry = getattr(ctx, "upscalers", None)
+    if registry is None:
+        return [{"name": n, "model_name": None, "model_path": None, "model_url": None,
+                 "scale": 4} for n in UPSCALERS]
+    out = []
+    for up in registry.all():
+        model = isinstance(up, ModelUpscaler)
+        out.append({"name": up.name, "model_name": up.model_name if model else None,
+                    "model_path": str(up.path) if model else None, "model_url": None,
+                    "scale": up.scale})
+    return out
+
+
 def lists_router(ctx) -> APIRouter:
     """The listing routes of ``/sdapi/v1``."""
     r = APIRouter(prefix="/sdapi/v1", tags=["AUTOMATIC1111"])
@@ -146,8 +163,9 @@ def lists_router(ctx) -> APIRouter:
     def samplers():
         # A1111 1.9+: plain samplers; the schedule is chosen apart (``/schedulers``), and
         # the combined names ("DPM++ 2M Karras") are still accepted
+        extra = list(getattr(ctx.manager, "extra_samplers", None) or ())  # extensions'
         return [{"name": n, "aliases": SAMPLER_ALIASES.get(n, []), "options": {}}
-                for n in SAMPLERS]
+                for n in SAMPLERS + extra]
 
     @r.get("/schedulers", response_model=list[m.SchedulerItem])
     def schedulers():
@@ -157,13 +175,16 @@ def lists_router(ctx) -> APIRouter:
 
     @r.get("/upscalers", response_model=list[m.UpscalerItem])
     def upscalers():
-        return [{"name": n, "model_name": None, "model_path": None, "model_url": None,
-                 "scale": 4} for n in UPSCALERS]
+        """None, Lanczos, Nearest, then the ESRGAN-family files of ``<models-dir>/ESRGAN``
+        (Real-ESRGAN's by A1111's names, e.g. "R-ESRGAN 4x+"; others by file stem) and
+        extensions' upscalers: the names ``upscaler_1``/``hr_upscaler`` take."""
+        return upscaler_items(ctx)
 
     @r.get("/realesrgan-models", response_model=list[m.RealesrganItem])
     def realesrgan_models():
-        """Real-ESRGAN models: none (``upscalers`` lists only image resizers, no model)."""
-        return []
+        """The ESRGAN-family model files (``<models-dir>/ESRGAN``) with their scale."""
+        return [{"name": up.name, "path": str(up.path), "scale": int(up.scale)}
+                for up in ctx.upscalers.models()]
 
     @r.get("/latent-upscale-modes", response_model=list[m.LatentUpscalerModeItem])
     def latent_upscale_modes():
