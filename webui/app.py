@@ -121,6 +121,7 @@ def create_context(settings: Settings) -> AppContext:
                      rate_limiter=limiter, styles=styles, checkpoint=checkpoint,
                      training=training, policy=policy, extensions=extensions)
     upscalers.sources.append(lambda: extensions.registry("upscalers"))  # extensions' too
+    manager.extra_samplers = extensions.registry("samplers")  # by name, beside A1111's
     ctx.upscalers = upscalers
     ctx.extras = ExtrasService(upscalers, jobs.queue, settings.outputs_dir,
                                settings.limits.max_image_pixels, limiter)

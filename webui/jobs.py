@@ -115,7 +115,8 @@ class JobRunner:
         script's arguments are checked here too (``ScriptArgsError``)."""
         req = validate(req, self.limits, self.styles, self.policy,
                        owner=caller.owner or "local",
-                       upscalers=getattr(self.manager, "upscalers", None))
+                       upscalers=getattr(self.manager, "upscalers", None),
+                       samplers=getattr(self.manager, "extra_samplers", None))
         if self.extensions is not None:
             req = self.extensions.prepare(req)
         elif req.script or req.alwayson_scripts:

@@ -134,7 +134,7 @@ def as_float(name: str, value) -> float:
 def validate(req: GenerationRequest, limits: Limits,
              styles: StyleLibrary | None = None, policy: PromptPolicy | None = None, *,
              owner: str = "local", door: str | None = None,
-             upscalers=None) -> GenerationRequest:
+             upscalers=None, samplers=None) -> GenerationRequest:
     """Check ``req`` and return a new, normalised request (``req`` is left as it was);
     raise ``RequestError`` with a clear message. Style names are checked against ``styles``
     (the app's styles file; None: the shipped presets) and resolved into ``style_texts``;
@@ -168,7 +168,10 @@ def validate(req: GenerationRequest, limits: Limits,
     seed = out["seed"] = as_int("seed", req.seed)
     if not -1 <= seed <= MAX_SEED:
         raise RequestError(f"seed must be -1 (random) or between 0 and {MAX_SEED}, got {seed}")
-    out["sampler"], out["scheduler"] = check_sampler(req.sampler, req.scheduler)
+    if samplers and req.sampler in samplers:  # an extension's (webui.extensions): its own
+        out["sampler"], out["scheduler"] = req.sampler, "Automatic"
+    else:
+        out["sampler"], out["scheduler"] = check_sampler(req.sampler, req.scheduler)
     out["clip_skip"] = as_int("clip skip", req.clip_skip)
     if not 1 <= out["clip_skip"] <= MAX_CLIP_SKIP:
         raise RequestError(f"clip skip must be between 1 and {MAX_CLIP_SKIP}, "

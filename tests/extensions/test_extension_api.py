@@ -118,6 +118,12 @@ def test_the_example_adds_a_route_a_tab_and_a_hook_that_changes_pictures(served)
         assert saved.convert("RGB").getpixel((2, 2)) == (255, 0, 0)
     hello = statuses(client)["hello"]
     assert hello["state"] == "loaded" and hello["version"] == "1.0"
+    # its sampler is listed and runs (the same scheduler as Euler: the same pixels)
+    assert "Euler (hello)" in [s["name"] for s in client.get("/sdapi/v1/samplers").json()]
+    own = txt2img(client, "a house", sampler_name="Euler (hello)")
+    assert own.status_code == 200, own.text
+    assert "Sampler: Euler (hello)" in own.json()["info"]
+    assert (picture(own) == plain).all()
 
 
 def test_an_always_on_script_gets_validated_arguments(served):

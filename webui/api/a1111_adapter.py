@@ -76,6 +76,14 @@ def hr_upscaler(name: str | None) -> str:
     return name
 
 
+def _sampler(body: _Processing, options) -> tuple[str, str]:
+    """The body's sampler: an extension's by its exact name, else A1111's (aliases too)."""
+    name = body.sampler_name or body.sampler_index
+    if name and name in (getattr(options.ctx.manager, "extra_samplers", None) or {}):
+        return name, "Automatic"
+    return resolve_sampler(name, body.scheduler)
+
+
 def _or(value, default):
     return default if value is None else value
 
@@ -100,8 +108,7 @@ def _common(body: _Processing, options) -> dict:
     return dict(
         prompt=_or(body.prompt, ""), negative_prompt=_or(body.negative_prompt, ""),
         styles=list(body.styles or []), seed=_or(body.seed, -1),
-        **dict(zip(("sampler", "scheduler"),
-                   resolve_sampler(body.sampler_name or body.sampler_index, body.scheduler))),
+        **dict(zip(("sampler", "scheduler"), _sampler(body, options))),
         clip_skip=_or(overrides.get("CLIP_stop_at_last_layers"),
                       options.value("CLIP_stop_at_last_layers", 1)),
         batch_size=_or(body.batch_size, 1), batch_count=_or(body.n_iter, 1),

@@ -90,13 +90,15 @@ class _StepCounter:
 
 
 def job_models(req: GenerationRequest, modes: tuple[str, ...],
-               loras: list[tuple[str, float]]) -> JobModels:
-    """What ``req`` needs from the model manager, asked for once per job."""
+               loras: list[tuple[str, float]], extra_samplers=None) -> JobModels:
+    """What ``req`` needs from the model manager, asked for once per job.
+    ``extra_samplers``: {name: make(config)} the extensions registered."""
+    maker = (extra_samplers or {}).get(req.sampler)
     return JobModels(checkpoint=req.model, modes=modes, refiner=req.refiner,
                      refiner_switch_at=req.refiner_switch_at, vae=req.vae,
                      loras=tuple(loras),
-                     make_scheduler=lambda config: make_scheduler(req.sampler, config,
-                                                                  req.scheduler))
+                     make_scheduler=maker or (lambda config: make_scheduler(
+                         req.sampler, config, req.scheduler)))
 
 
 def prompts_and_loras(req: GenerationRequest):
@@ -170,7 +172,8 @@ def run_job(manager, req: GenerationRequest, progress: JobProgress | None,
     """
     if bundle is None:
         loras = prompts_and_loras(req)[4]
-        with manager.prepare(job_models(req, (spec.pipeline,), loras)) as bundle:
+        with manager.prepare(job_models(req, (spec.pipeline,), loras,
+                                           getattr(manager, "extra_samplers", None))) as bundle:
             return _run(bundle, req, progress, spec)
     return _run(bundle, req, progress, spec)
 

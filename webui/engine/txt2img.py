@@ -32,7 +32,8 @@ def run_txt2img(manager, req: GenerationRequest,
         return run_job(manager, req, progress, spec)
     # one bundle for both passes: the hires pass is the same models' img2img pipeline
     loras = prompts_and_loras(req)[4]
-    with manager.prepare(job_models(req, ("txt2img", "img2img"), loras)) as bundle:
+    with manager.prepare(job_models(req, ("txt2img", "img2img"), loras,
+                                           getattr(manager, "extra_samplers", None))) as bundle:
         first = run_job(manager, req, progress, spec, bundle)
         if first.interrupted or not first.images:
             return first

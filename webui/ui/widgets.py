@@ -214,7 +214,9 @@ def common_controls(ctx, tab: str, with_size: bool = True) -> CommonControls:
         height = gr.Slider(limits.min_size, limits.max_size, value=d_height, step=8,
                            label="Height", scale=2, elem_id=f"{tab}_height")
     with gr.Row():
-        sampler = gr.Dropdown(SAMPLERS, value=d_sampler, label="Sampling method",
+        # A1111's samplers, then the extensions' (webui.extensions)
+        extra = list(getattr(manager, "extra_samplers", None) or ())
+        sampler = gr.Dropdown(SAMPLERS + extra, value=d_sampler, label="Sampling method",
                               elem_id=f"{tab}_sampler")
         # A1111 1.9+: the schedule apart from the sampler (Automatic: the sampler's own)
         scheduler = gr.Dropdown(list(SCHEDULE_TYPES.values()), value=d_scheduler,
