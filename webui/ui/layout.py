@@ -1,4 +1,4 @@
-"""The whole Gradio app: one tab per mode, Train, then Gallery, PNG Info and Models."""
+"""The whole Gradio app: one tab per mode, Train, Extras, then Gallery, PNG Info and Models."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from webui.ui.pnginfo import build_pnginfo_tab
 from webui.ui.prompt_drop import drop_js, wire_prompt_drop
 from webui.ui.settings_tab import build_settings_tab
 from webui.ui.sendto import wire_sources
+from webui.ui.extras_tab import build_extras_tab
 from webui.ui.train_tab import build_train_tab
 from webui.ui.txt2img import build_txt2img_tab
 from webui.ui.widgets import user_defaults, wire_reuse_seed
@@ -41,6 +42,8 @@ def build_ui(ctx) -> gr.Blocks:
                     wire_prompt_drop(ctx, mode, built[mode].fields)
             with gr.Tab("Train", id="train") as train_tab:
                 train_refresh, train_lists = build_train_tab(ctx)
+            with gr.Tab("Extras", id="extras"):
+                build_extras_tab(ctx)
             with gr.Tab("Gallery", id="history") as history_tab:
                 gallery = build_gallery_tab(ctx)
             with gr.Tab("PNG Info", id="pnginfo"):
