@@ -9,7 +9,8 @@ import logging
 import gradio as gr
 
 from webui.errors import RequestError
-from webui.ui.access import refusal
+from webui.caller import resolve_caller
+from webui.ui.access import ADMIN_ONLY, refusal
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,9 @@ def build_extensions_tab(ctx):
         "you trust. One that fails to load, raises in a hook or takes too long is switched "
         "off until the next start and says why here. Enable or disable takes effect at the "
         "next start.")
-    table = gr.Dataframe(headers=HEADERS, value=extension_rows(ctx), interactive=False,
-                         wrap=True, elem_id="extensions_table")
+    # filled when the tab opens, for those who may see it (admins when logins are on)
+    table = gr.Dataframe(headers=HEADERS, value=None, interactive=False, wrap=True,
+                         elem_id="extensions_table")
     names = list(ctx.extensions.statuses)
     with gr.Row():
         which = gr.Dropdown(names, value=names[0] if names else None, label="Extension",
@@ -58,7 +60,13 @@ def build_extensions_tab(ctx):
 
     enable.click(do_enable, which, [table, note], api_name="extension_enable")
     disable.click(do_disable, which, [table, note], api_name="extension_disable")
-    return lambda: extension_rows(ctx), table
+    def load(request: gr.Request):
+        who = resolve_caller(ctx, request)
+        if ctx.users.enabled and not who.is_admin:
+            return gr.update(value=[[ "", "", "", "", "", ADMIN_ONLY, ""]])
+        return extension_rows(ctx)
+
+    return load, table
 
 
 def build_extension_tabs(ctx) -> None:
