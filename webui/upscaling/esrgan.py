@@ -165,12 +165,18 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         else:
             sd = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        text = str(exc)
+        found = re.search(r"(unsupported GLOBAL [^\n]*|Unsupported global: [^\n]*)", text,
+                          re.IGNORECASE)
+        if found is None:  # not a pickle of weights at all, or damaged
+            raise UpscalerLoadError(
+                f"upscaler file {path.name} cannot be read as weights (it may be truncated or "
+                "not a model file)") from None
         raise UpscalerLoadError(
-            f"upscaler file {path.name} was refused: it is a pickle holding more than plain "
-            f"weights (loading it would run code it carries; only weights_only loading is "
-            f"allowed). Convert it to .safetensors from a trusted source. ({first[:200]})"
-        ) from None
+            f"upscaler file {path.name} was refused: it is a pickle that holds Python code "
+            f"to run, not only weights ({found.group(1).strip()[:160]}). Upscalers are loaded "
+            "with torch.load(weights_only=True) or from .safetensors: use a .safetensors copy "
+            "or a plain state dict from a trusted source.") from None
     except FileNotFoundError:
         raise UpscalerLoadError(f"upscaler file {path} is gone") from None
     except Exception as exc:  # noqa: BLE001 - truncated/corrupt files of any kind

@@ -195,8 +195,8 @@ class UpscalerRegistry:
         return sorted(found, key=lambda p: (p.stem.lower(), p.suffix != ".safetensors"))
 
     def models(self) -> list[ModelUpscaler]:
-        """One upscaler per model name (a ``.safetensors`` wins over a pickle of the same
-        stem)."""
+        """One upscaler per model name, by name (a ``.safetensors`` wins over a pickle of the
+        same stem)."""
         with self._lock:
             out: dict[str, ModelUpscaler] = {}
             for path in self.model_files():
@@ -208,7 +208,7 @@ class UpscalerRegistry:
                     up = self._files[path] = ModelUpscaler(
                         name, path, self, scale_from_name(path.stem))
                 out[name] = up
-            return list(out.values())
+            return sorted(out.values(), key=lambda u: u.name.lower())
 
     def _from_sources(self) -> list[Upscaler]:
         out: list[Upscaler] = []

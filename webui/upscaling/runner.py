@@ -56,5 +56,16 @@ def run_network(net, image: Image.Image, device, half: bool, tile: int,
         return out
 
     x = image_to_tensor(image).to(device)
+    h, w = x.shape[-2:]
+    if multiple > 1:
+        # tiles and their context must keep the network's pixel grid (pixel unshuffle): the
+        # picture is padded to a multiple first, tile and overlap rounded up to multiples
+        ph, pw = (-h) % multiple, (-w) % multiple
+        if ph or pw:
+            mode = "reflect" if h > ph and w > pw else "replicate"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        tile = -(-tile // multiple) * multiple
+        overlap = min(-(-overlap // multiple) * multiple, tile // 2 // multiple * multiple)
     out = run_tiled(forward, x, scale, tile, overlap)
+    out = out[:, :, :round(h * scale), :round(w * scale)]
     return tensor_to_image(out)

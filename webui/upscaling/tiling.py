@@ -1,8 +1,11 @@
 """Run an image-to-image network over a big picture in overlapping tiles.
 
-Tiles of ``tile`` x ``tile`` input pixels overlap their neighbours by ``overlap`` pixels; in
-the overlap each output is weighted by a linear ramp (the two ramps sum to one), so seams
-fade into each other instead of showing. Memory is bounded by one tile, whatever the size.
+Tiles of ``tile`` x ``tile`` input pixels overlap their neighbours by ``overlap`` pixels and
+each is run with ``overlap`` pixels more of the picture around it as context (cut off
+afterwards), so a pixel near a tile's edge sees what it would see untiled; in the overlap
+each output is weighted by a linear ramp (the two ramps sum to one), so what differences
+remain (networks that see farther than the context) fade into each other instead of showing
+as seams. Memory is bounded by one tile and its context, whatever the picture's size.
 """
 
 from __future__ import annotations
@@ -56,11 +59,15 @@ def run_tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, scale
     for iy, y0 in enumerate(ys):
         for ix, x0 in enumerate(xs):
             th, tw = min(tile, h - y0), min(tile, w - x0)
-            part = fn(x[:, :, y0:y0 + th, x0:x0 + tw]).float()
+            # the tile with up to ``overlap`` pixels of context on each side
+            cy0, cx0 = max(0, y0 - overlap), max(0, x0 - overlap)
+            cy1, cx1 = min(h, y0 + th + overlap), min(w, x0 + tw + overlap)
+            part = fn(x[:, :, cy0:cy1, cx0:cx1]).float()
+            top, left = round((y0 - cy0) * s), round((x0 - cx0) * s)
             oy, ox = round(y0 * s), round(x0 * s)
-            ph, pw = part.shape[-2], part.shape[-1]
-            ph, pw = min(ph, out_h - oy), min(pw, out_w - ox)
-            part = part[:, :, :ph, :pw]
+            ph = min(round(th * s), out_h - oy, part.shape[-2] - top)
+            pw = min(round(tw * s), out_w - ox, part.shape[-1] - left)
+            part = part[:, :, top:top + ph, left:left + pw]
             if out is None:
                 out = torch.zeros(1, part.shape[1], out_h, out_w, device=x.device)
             # ramps only where a neighbour overlaps this tile
