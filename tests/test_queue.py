@@ -190,3 +190,122 @@ def test_device_turn_ends_before_the_files_are_written(ctx):
         (saved,) = outcomes[name].saved
         assert saved.path.is_file() and store.get(saved.id).prompt == f"job {name}"
     assert outcomes["a"].saved[0].path != outcomes["b"].saved[0].path
+
+
+def test_round_robin_across_owners_and_honest_positions():
+    """One user's ten jobs do not hold back another's single one: it runs second."""
+    q = DeviceQueue(max_waiting=64)
+    release = threading.Event()
+    order = []
+
+    def job(owner, hold=False):
+        with q.turn(owner):
+            order.append(owner)
+            if hold:
+                release.wait(10)
+
+    blocker = threading.Thread(target=job, args=("admin", True))
+    blocker.start()
+    wait_until(lambda: q.position_of("admin") == 0)
+    threads = []
+    for i in range(10):
+        t = threading.Thread(target=job, args=("alice",))
+        t.start()
+        threads.append(t)
+        wait_until(lambda n=i + 1: q.waiting == n)
+    t = threading.Thread(target=job, args=("bob",))
+    t.start()
+    threads.append(t)
+    wait_until(lambda: q.waiting == 11)
+    assert q.position_of("alice") == 1 and q.position_of("bob") == 2
+    release.set()
+    for t in [blocker, *threads]:
+        t.join(10)
+    assert order == ["admin", "alice", "bob"] + ["alice"] * 9
+
+
+def test_a_users_waiting_jobs_are_capped():
+    q = DeviceQueue(max_waiting=64, max_per_owner=2)
+    release = threading.Event()
+
+    def hold(owner):
+        with q.turn(owner):
+            release.wait(10)
+
+    threads = [threading.Thread(target=hold, args=("alice",)) for _ in range(3)]
+    for i, t in enumerate(threads):
+        t.start()
+        wait_until(lambda n=i: q.waiting == n)  # one running, then two waiting
+    with pytest.raises(QueueFull, match="You already have 2 jobs waiting"):
+        with q.turn("alice"):
+            pass
+    other = threading.Thread(target=hold, args=("bob",))  # someone else still gets in
+    other.start()
+    wait_until(lambda: q.waiting == 3)
+    release.set()
+    for t in [*threads, other]:
+        t.join(10)
+
+
+def test_the_resident_checkpoint_is_preferred_within_a_bounded_wait():
+    resident = {"name": "base-a"}
+    q = DeviceQueue(max_waiting=64, resident=lambda: resident["name"])
+    release = threading.Event()
+    order = []
+
+    def job(owner, model, hold=False):
+        with q.turn(owner, model=model):
+            order.append((owner, model))
+            resident["name"] = model
+            if hold:
+                release.wait(10)
+
+    blocker = threading.Thread(target=job, args=("admin", "base-a", True))
+    blocker.start()
+    wait_until(lambda: q.position_of("admin") == 0)
+    waiting = [("alice", "base-b"), ("bob", "base-a"), ("carol", "base-a"), ("dave", "base-a")]
+    threads = []
+    for i, (owner, model) in enumerate(waiting):
+        t = threading.Thread(target=job, args=(owner, model))
+        t.start()
+        threads.append(t)
+        wait_until(lambda n=i + 1: q.waiting == n)
+    release.set()
+    for t in [blocker, *threads]:
+        t.join(10)
+    # bob and carol (base-a, loaded) go before alice (base-b), but alice is passed over
+    # only twice: she goes before dave
+    assert [o for o, _ in order] == ["admin", "bob", "carol", "alice", "dave"]
+
+
+def test_through_the_job_runner_the_other_users_job_runs_second(ctx):
+    from tests.api.conftest import BlockingJob
+
+    started: list[str] = []
+    lock = threading.Lock()
+
+    def submit(owner):
+        job = JobProgress()
+
+        def first_step(p, seen=[]):
+            if p.done_steps == 1 and not seen:
+                seen.append(1)
+                with lock:
+                    started.append(owner)
+        job.listeners.append(first_step)
+        ctx.jobs.run(small_request(steps=2), owner=owner, progress=job)
+
+    threads = []
+    with BlockingJob(ctx):
+        for i in range(10):
+            threads.append(threading.Thread(target=submit, args=("alice",), daemon=True))
+            threads[-1].start()
+            wait_until(lambda n=i + 1: ctx.jobs.queue.waiting == n, 60)
+        threads.append(threading.Thread(target=submit, args=("bob",), daemon=True))
+        threads[-1].start()
+        wait_until(lambda: ctx.jobs.queue.waiting == 11, 60)
+        assert ctx.jobs.position_of("alice") == 1
+        assert ctx.jobs.position_of("bob") == 2
+    for t in threads:
+        t.join(300)
+    assert started == ["alice", "bob"] + ["alice"] * 9

@@ -109,7 +109,8 @@ def create_context(settings: Settings) -> AppContext:
         hook_timeout=settings.extension_timeout)
     jobs = JobRunner(manager, store, settings.limits, max_queue=settings.max_queue,
                      device_wrapper=spaces_gpu_wrapper(), styles=styles, rate_limiter=limiter,
-                     checkpoint=checkpoint, policy=policy, extensions=extensions)
+                     checkpoint=checkpoint, policy=policy, extensions=extensions,
+                     max_per_owner=settings.max_queue_per_user)
     training = TrainingService(
         manager, jobs.queue, TrainingRecords(engine), settings.data_dir, settings.limits,
         checkpoint, enabled=settings.demo_training or not settings.demo,

@@ -55,6 +55,7 @@ class Settings:
     demo_models: tuple[str, ...] = ()  # checkpoints a demo offers (empty: --ckpt, else first)
     demo_training: bool = False  # let demo visitors train LoRAs (off: a demo never trains)
     max_queue: int = 64  # jobs waiting for the device before "queue full, try again"
+    max_queue_per_user: int | None = None  # one owner's waiting jobs (None: --max-queue)
     api_auth: str | None = None  # HTTP Basic logins for the API
     api_keys: str | None = None  # Bearer keys for the API, comma separated
     api_keys_file: Path | None = None  # one key (or name:key) a line
@@ -195,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-queue", type=int, default=int(_env("max_queue", 64)),
                    help="Jobs that may wait for the device; more are refused with "
                         "'queue full, try again' (default 64).")
+    p.add_argument("--max-queue-per-user", type=int,
+                   default=int(_env("max_queue_per_user", 0)) or None, metavar="N",
+                   help="Jobs one user (login, API key or demo visitor) may have waiting; "
+                        "more are refused with 'you already have N jobs waiting' "
+                        "(default: --max-queue).")
     p.add_argument("--api-auth", default=_env("api_auth", None), metavar="USER:PASS[,USER:PASS]",
                    help="HTTP Basic logins for the API.")
     p.add_argument("--api-keys", default=_env("api_keys", None), metavar="KEY[,KEY]",
@@ -241,6 +247,8 @@ def check_settings(s: Settings) -> Settings:
 
     if s.max_queue < 1:
         raise SettingsError("--max-queue must be at least 1")
+    if s.max_queue_per_user is not None and s.max_queue_per_user < 1:
+        raise SettingsError("--max-queue-per-user must be at least 1")
     try:
         parse_size(s.vram_budget, "--vram-budget")
     except ValueError as exc:
@@ -294,6 +302,7 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         auth_file=Path(a.auth_file) if a.auth_file else None,
         admins=tuple(x.strip() for x in (a.admins or "").split(",") if x.strip()),
         share=a.share, demo=a.demo, demo_rate=a.demo_rate, max_queue=a.max_queue,
+        max_queue_per_user=a.max_queue_per_user,
         demo_models=tuple(x.strip() for x in (a.demo_models or "").split(",") if x.strip()),
         demo_training=a.demo_training,
         api_auth=a.api_auth or None, api_keys=a.api_keys or None,

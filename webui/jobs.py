@@ -47,7 +47,8 @@ class JobRunner:
                  max_queue: int = 64, device_wrapper=None,
                  styles: StyleLibrary | None = None, rate_limiter: RateLimiter | None = None,
                  checkpoint: CheckpointChoice | None = None,
-                 policy: PromptPolicy | None = None, extensions: ExtensionHost | None = None):
+                 policy: PromptPolicy | None = None, extensions: ExtensionHost | None = None,
+                 max_per_owner: int | None = None):
         self.manager = manager
         # extensions' hooks and scripts (None: none); they see a JobView, never this runner
         self.extensions = extensions
@@ -61,7 +62,10 @@ class JobRunner:
         self._engine_run = device_wrapper(engine.run) if device_wrapper else engine.run
         self.store = store
         self.limits = limits
-        self.queue = DeviceQueue(max_queue)
+        # fair across owners; jobs on the checkpoint already loaded are preferred (bounded)
+        self.queue = DeviceQueue(max_queue, max_per_owner,
+                                 resident=lambda: getattr(manager.current, "info", None)
+                                 and manager.current.info.name)
         self._active: dict[str, JobProgress] = {}
         self._active_lock = threading.Lock()
         # writes happen outside the device turn, so two finished jobs may write at once:
@@ -133,7 +137,7 @@ class JobRunner:
                      caller: Caller | None = None) -> GenerationResult:
         """Wait in line, then run ``req`` on the engine (or its script); the turn ends when
         this returns."""
-        with self.queue.turn(key, lambda: progress.stopped, progress.queued):
+        with self.queue.turn(key, lambda: progress.stopped, progress.queued, model=req.model):
             if progress.stopped:
                 raise LeftQueue()
             if self.extensions is None or view is None:

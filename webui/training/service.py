@@ -343,7 +343,7 @@ class TrainingService:
         run_id = live.status.id
         try:
             with self.queue.turn(self._key(live), live.stop.is_set, None,
-                                 remaining=live.remaining):
+                                 remaining=live.remaining, model=live.spec.base_model):
                 if live.stop.is_set():
                     raise LeftQueue()
                 self._train(live)
