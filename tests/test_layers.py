@@ -31,6 +31,9 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "webui.models": ("webui.ui", "webui.api", "webui.history"),
     # training is a job like generation: the tab and the API call it, never the reverse
     "webui.training": ("webui.ui", "webui.api", "webui.server"),
+    # upscalers are models the engine runs: the Extras tab and the API call them
+    "webui.upscaling": ("webui.ui", "webui.api", "webui.history", "webui.server",
+                        "webui.engine", "webui.models"),
     "webui.metadata": ("webui.engine", "webui.models", "webui.ui", "webui.api", "webui.history"),
     # the low homes that broke the request <-> engine.images cycle import neither side
     "webui.errors": ("webui",),
