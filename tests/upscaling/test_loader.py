@@ -172,3 +172,31 @@ def test_extension_upscalers_are_listed_and_their_failure_is_theirs(tmp_path):
     with pytest.raises(ValueError, match="exists already"):
         registry.register(type("L", (), {"name": "lanczos", "scale": 1,
                                          "upscale": lambda self, i, s: i})())
+
+
+def test_half_precision_path(tmp_path):
+    """fp16 (what CUDA runs) gives the float32 picture to rounding; a tile that overflows
+    in fp16 is run again in float32 and the network stays fp16 (tried on the CPU here)."""
+    save_safetensors(tiny_rrdbnet().state_dict(), tmp_path / "ESRGAN" / f"{TINY}.safetensors")
+    image = sample_picture()
+    full = UpscalerRegistry(tmp_path).upscale(TINY, image, (192, 160))
+    half = UpscalerRegistry(tmp_path, half=True)
+    out = half.upscale(TINY, image, (192, 160), tile=16, overlap=4)
+    assert next(half.network(half.get(TINY)).parameters()).dtype == torch.float16
+    assert np.abs(pixels(out) - pixels(full)).max() <= 2
+
+    class Overflows(torch.nn.Module):
+        scale = 2
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            up = torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest") * self.w
+            return up * torch.inf if x.dtype == torch.float16 else up
+
+    net = Overflows().half()
+    out = run_network(net, image, "cpu", True, 0, 0)
+    assert out.size == (96, 80) and next(net.parameters()).dtype == torch.float16
+    assert np.abs(pixels(out) - pixels(image.resize((96, 80), Image.Resampling.NEAREST))).max() <= 1
