@@ -14,6 +14,7 @@ from webui.request import GenerationRequest
 from webui.ui.fieldmap import (ALIASES, REQUEST_FIELDS, TabParts, request_field,
                                request_from, request_handler)
 from webui.ui.layout import MODE_TABS
+from webui.ui.scripts import PREFIX as SCRIPT_PREFIX
 from webui.ui.sendto import FIELD_FALLBACKS, FIELD_NAMES
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -46,14 +47,20 @@ def tabs(ctx):
     return demo, built
 
 
-def test_every_map_key_names_a_request_field(tabs):
+def test_every_map_key_names_a_request_field(tabs, ctx):
     _, built = tabs
     for mode, parts in built.items():
         assert isinstance(parts, TabParts)
-        unknown = [n for n in parts.inputs if request_field(n) not in REQUEST_FIELDS]
+        # the Script accordion's keywords come last: "script", then one per argument of
+        # each script (collected into script_args)
+        keys = list(parts.inputs)
+        documented, scripted = keys[:keys.index("script")], keys[keys.index("script") + 1:]
+        unknown = [n for n in documented if request_field(n) not in REQUEST_FIELDS]
         assert not unknown, f"{mode}: {unknown} name no GenerationRequest field"
         assert "mode" not in parts.inputs and "extra" not in parts.inputs
-        assert list(parts.inputs) == ENDPOINT_KEYWORDS[mode]
+        assert documented == ENDPOINT_KEYWORDS[mode]
+        xyz = ctx.extensions.script("x/y/z plot")
+        assert scripted == [f"{SCRIPT_PREFIX}x_y_z_plot__{f}" for f in xyz.args.model_fields]
 
 
 def test_aliases_are_documented_and_point_at_fields():
@@ -107,14 +114,20 @@ def test_each_value_lands_in_the_field_of_its_name(ctx, tabs):
               "hr_scale": 1.5, "hr_upscaler": "Lanczos", "hr_steps": 5,
               "hr_denoising_strength": 0.3, "refiner": "r", "refiner_switch_at": 0.6,
               "vae": "v", "scheduler": "Karras", "clip_skip": 2}
-    assert list(values) == list(inputs)
+    assert list(values) == list(inputs)[:len(values)]
     seen = []
     handler = request_handler(ctx, "txt2img", inputs, run_capture(seen), "doc")
-    assert list(handler(*values.values(), None, None)) == ["done"]
+    # the documented ones by position, the Script accordion's by keyword
+    assert list(handler(*values.values(), script="X/Y/Z plot",
+                        script__x_y_z_plot__x_type="Steps",
+                        script__x_y_z_plot__x_values="1,2",
+                        request=None, progress=None)) == ["done"]
     (req,) = seen
     assert req.mode == "txt2img"
     for name, value in values.items():
         assert getattr(req, name) == value, name
+    assert req.script == "X/Y/Z plot"
+    assert req.script_args == {"x_type": "Steps", "x_values": "1,2"}
 
 
 def test_values_are_cleaned_and_aliases_applied(ctx, tabs):
