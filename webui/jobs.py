@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from webui.caller import Caller
 from webui.checkpoint_choice import CheckpointChoice
+from webui.choices import SAMPLERS
 from webui.config import Limits
 from webui.engine.progress import JobProgress
 from webui import engine
@@ -88,7 +89,10 @@ class JobRunner:
         key = caller.job_key
         progress = progress or JobProgress()
         view = JobView(owner=caller.owner or "local", mode=req.mode,
-                       stopped=lambda: progress.stopped)
+                       stopped=lambda: progress.stopped,
+                       checkpoint_names=self.manager.checkpoint_names,
+                       sampler_names=lambda: SAMPLERS + list(
+                           getattr(self.manager, "extra_samplers", None) or ()))
         if self.extensions is not None:
             changed = self.extensions.on_request(view, req)
             if changed is not req:  # an extension's change is checked like any request

@@ -101,6 +101,11 @@ def test_a1111_api(served):
     assert ctx.store.count() - before_rows == 5
     with Image.open(ctx.store.image_path(ctx.store.recent(5)[-1])) as first_saved:
         assert "X Type: Checkpoint name" in first_saved.info["parameters"]
+    # each cell's row holds that cell's values (the Gallery's filters and columns), not the
+    # job's request
+    rows = ctx.store.recent(5)[::-1][1:]
+    assert [(r.model_name, r.cfg_scale) for r in rows] == [
+        ("tiny-sdxl-a", 3.0), ("tiny-sdxl-b", 3.0), ("tiny-sdxl-a", 7.0), ("tiny-sdxl-b", 7.0)]
 
 
 def test_a1111_api_refusals(served):

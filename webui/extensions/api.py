@@ -48,6 +48,9 @@ class JobView:
     # a selectable script's way to make pictures: runs a request (validated, same device
     # turn, cached models) and returns its GenerationResult
     generate: Callable[..., Any] | None = None
+    # what a script may check its values against before it starts (names only)
+    checkpoint_names: Callable[[], list[str]] = lambda: []
+    sampler_names: Callable[[], list[str]] = lambda: []
 
 
 class Script:

@@ -41,6 +41,35 @@ _NUMBERED = re.compile(r"^(\d{5,})-")
 COUNT_CAP = 10_000  # counting every match of a broad search costs more than it tells
 
 
+def _own_values(gen, req, result) -> dict:
+    """The row's prompt, steps, CFG, sampler and model of one image: what its own infotext
+    says (a script such as the X/Y/Z plot makes images with other values than the job's
+    request), else the request's."""
+    from webui.metadata.infotext import parse_infotext
+
+    out = dict(prompt=req.prompt, negative_prompt=req.negative_prompt, steps=req.steps,
+               cfg_scale=req.cfg_scale, sampler=req.sampler, model_name=result.model_name,
+               model_hash=result.model_hash)
+    if not req.script or not gen.infotext:
+        return out
+    try:
+        parsed = parse_infotext(gen.infotext)
+        p = parsed["params"]
+        out.update(prompt=parsed["prompt"], negative_prompt=parsed["negative_prompt"])
+        if "Steps" in p:
+            out["steps"] = int(p["Steps"])
+        if "CFG scale" in p:
+            out["cfg_scale"] = float(p["CFG scale"])
+        if "Sampler" in p:
+            out["sampler"] = str(p["Sampler"])
+        if "Model" in p:
+            out["model_name"] = str(p["Model"])
+            out["model_hash"] = str(p.get("Model hash", ""))
+    except (ValueError, KeyError, TypeError):
+        pass  # an infotext we cannot read: the request's values
+    return out
+
+
 @dataclass
 class SavedImage:
     """A recorded image: its row id and absolute file path."""
@@ -158,11 +187,10 @@ class HistoryStore(BoardsMixin):
             final = folder / f"{self._next_number(folder):05d}-{stem}{FORMATS[fmt]}"
             token = files.new_token()
             tmp = self.staging_dir / f"{token}{FORMATS[fmt]}"
+            own = _own_values(gen, req, result)
             row = Generation(
-                mode=req.mode, prompt=req.prompt, negative_prompt=req.negative_prompt,
-                width=gen.image.width, height=gen.image.height, steps=req.steps,
-                cfg_scale=req.cfg_scale, sampler=req.sampler, seed=gen.seed,
-                model_name=result.model_name, model_hash=result.model_hash,
+                mode=req.mode, width=gen.image.width, height=gen.image.height, seed=gen.seed,
+                **own,
                 params={k: str(v) for k, v in gen.params.items()}, infotext=gen.infotext,
                 image_path=final.relative_to(self.outputs_dir).as_posix(),
                 duration=result.duration, owner=owner, file_token=token,
