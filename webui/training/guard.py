@@ -136,7 +136,13 @@ def set_checkpointing(module: torch.nn.Module, on: bool) -> None:
     """Gradient checkpointing on or off for a diffusers or transformers module."""
     if hasattr(module, "enable_gradient_checkpointing"):  # diffusers
         (module.enable_gradient_checkpointing if on else module.disable_gradient_checkpointing)()
-    elif hasattr(module, "gradient_checkpointing_enable"):  # transformers
+    elif hasattr(module, "activation_checkpointing_enable"):  # transformers 5
+        if on:
+            module.activation_checkpointing_enable(
+                activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            module.activation_checkpointing_disable()
+    elif hasattr(module, "gradient_checkpointing_enable"):  # transformers 4 (deprecated in 5)
         if on:
             module.gradient_checkpointing_enable(
                 gradient_checkpointing_kwargs={"use_reentrant": False})

@@ -107,9 +107,12 @@ class LoraTraining:
     pipeline back exactly as it found it."""
 
     def __init__(self, pipe, spec: TrainingSpec, state_dir: Path | str, *,
-                 on_class_image: ClassProgressFn | None = None):
+                 on_class_image: ClassProgressFn | None = None,
+                 gradient_checkpointing: bool | None = None):
         """``on_class_image(done, total)`` hears each class picture prior preservation
-        makes on entry (it may raise to abort; the pipeline is then given back)."""
+        makes on entry (it may raise to abort; the pipeline is then given back).
+        ``gradient_checkpointing``: None for on CUDA only (on a CPU memory is not the
+        limit and it costs a third more time); True or False to force it."""
         if getattr(pipe, "text_encoder", None) is None or getattr(pipe, "unet", None) is None:
             raise RequestError("LoRA training needs an SDXL base checkpoint (a UNet and two "
                                "text encoders); a refiner cannot be trained here")
@@ -133,7 +136,8 @@ class LoraTraining:
         if self.prediction_type not in ("epsilon", "v_prediction"):
             raise RequestError(f"cannot train a model whose prediction type is "
                                f"{self.prediction_type!r} (epsilon or v_prediction only)")
-        self.checkpointing = self.device.type == "cuda"
+        self.checkpointing = (self.device.type == "cuda" if gradient_checkpointing is None
+                              else bool(gradient_checkpointing))
         self._guards: dict[str, ModuleGuard] = {}
         self._active = False
         self.examples: list[tdata.Example] = []  # the training pictures, then the class ones
@@ -299,29 +303,31 @@ class LoraTraining:
         te_lr = spec.text_encoder_lr if spec.text_encoder_lr is not None else spec.learning_rate
         for name in self.trained[1:]:
             groups.append({"params": self.trainable(name), "lr": te_lr})
-        self.optimizer_name = spec.optimizer
+        self.optimizer, self.optimizer_name = self._optimizer(groups)
+        # fp16 autocast: the loss is scaled so small gradients do not flush to zero in the
+        # fp16 backward (whatever the optimizer; the LoRA weights themselves are fp32).
+        # bf16 has fp32's range and needs none.
+        self.scaler = (torch.amp.GradScaler("cuda")
+                       if self.device.type == "cuda" and self.dtype == torch.float16 else None)
+
+    def _optimizer(self, groups) -> tuple[torch.optim.Optimizer, str]:
+        spec = self.spec
         if spec.optimizer == "Prodigy":
             try:
                 from prodigyopt import Prodigy
             except ImportError:
                 raise RequestError("the Prodigy optimizer is not installed "
                                    "(pip install prodigyopt); choose AdamW") from None
-            self.optimizer = Prodigy(groups, weight_decay=1e-2)
-            return
+            return Prodigy(groups, weight_decay=1e-2), "Prodigy"
         bnb = None
         if self.device.type == "cuda":
             with contextlib.suppress(ImportError):
                 import bitsandbytes as bnb
         if bnb is not None:  # 8-bit Adam states: a quarter of the optimizer memory
-            self.optimizer = bnb.optim.AdamW8bit(groups, weight_decay=1e-2)
-            self.optimizer_name = "AdamW8bit"
-            return
+            return bnb.optim.AdamW8bit(groups, weight_decay=1e-2), "AdamW8bit"
         if spec.optimizer == "AdamW8bit":
             log.info("8-bit AdamW needs bitsandbytes and CUDA; using AdamW")
-        self.optimizer = torch.optim.AdamW(groups, weight_decay=1e-2)
-        self.optimizer_name = "AdamW"
-        if self.device.type == "cuda" and self.dtype == torch.float16:
-            self.scaler = torch.amp.GradScaler("cuda")
+        return torch.optim.AdamW(groups, weight_decay=1e-2), "AdamW"
 
     # -- one step --------------------------------------------------------------------------------
     def _autocast(self):
