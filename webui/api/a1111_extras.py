@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from webui.api.common import ApiError, decode_image, file_base64
 from webui.caller import resolve_caller
-from webui.upscaling.extras import ExtrasRequest
+from webui.upscaling.extras import ExtrasRequest, printable
 from webui.upscaling.registry import DEFAULT_OVERLAP, DEFAULT_TILE
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def extras_router(ctx, options) -> APIRouter:
         """Upscale several pictures (``imageList``: ``[{data, name}]``) alike, in one turn."""
         if not body.imageList:
             raise ApiError(400, "imageList is empty: send [{\"data\": <base64>, \"name\": ...}]")
-        images = [(decode_image(f.data, f"imageList[{i}] ({f.name})"), f.name)
+        images = [(decode_image(f.data, f"imageList[{i}] ({printable(f.name)})"), f.name)
                   for i, f in enumerate(body.imageList)]
         result = run(extras_request(body, images, options), request)
         return {"html_info": result.html_info,

@@ -99,6 +99,13 @@ def _number(name: str, value, low: float, high: float, whole: bool = False):
     return out
 
 
+def printable(name) -> str | None:
+    """A file name as it can be shown and answered in JSON (lone surrogates escaped)."""
+    if name is None:
+        return None
+    return str(name).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def target_size(image: Image.Image, req: ExtrasRequest) -> tuple[int, int]:
     """The size the upscaler makes (before a crop to ``width`` x ``height``)."""
     if req.resize_mode == 1:
@@ -143,6 +150,7 @@ def validate_extras(req: ExtrasRequest, registry: UpscalerRegistry,
     images = []
     for i, item in enumerate(req.images):
         image, name = item if isinstance(item, tuple) else (item, None)
+        name = printable(name)
         what = f"image {i + 1}" + (f" ({name})" if name else "")
         if not isinstance(image, Image.Image):
             raise RequestError(f"{what} is not a picture")
