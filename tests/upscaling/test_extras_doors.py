@@ -180,6 +180,22 @@ def test_pickle_with_code_is_refused_over_http(app):
         evil.unlink()
 
 
+def test_a1111_txt2img_hires_fix_with_the_model(app):
+    """``hr_upscaler`` takes the model's name over the A1111 API too."""
+    ctx, _, http, _ = app
+    r = http.post("/sdapi/v1/txt2img", json={
+        "prompt": "a hill", "width": 64, "height": 64, "steps": 2, "seed": 3,
+        "enable_hr": True, "hr_scale": 2, "hr_upscaler": TINY, "hr_second_pass_steps": 1,
+        "denoising_strength": 0.3})
+    assert r.status_code == 200, r.text
+    image = _decode(r.json()["images"][0])
+    assert image.size == (128, 128) and f"Hires upscaler: {TINY}" in image.info["parameters"]
+    r = http.post("/sdapi/v1/txt2img", json={
+        "prompt": "a hill", "width": 64, "height": 64, "steps": 2, "enable_hr": True,
+        "hr_upscaler": "R-ESRGAN 4x+"})
+    assert r.status_code == 400 and "unknown hires upscaler 'R-ESRGAN 4x+'" in r.text
+
+
 # -- the Extras tab's endpoint ----------------------------------------------------------------
 
 def test_extras_tab_endpoint_upscales_4x(app):

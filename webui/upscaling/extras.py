@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -275,7 +276,11 @@ class ExtrasService:
                 if text:
                     meta.add_text("postprocessing", text)
                     meta.add_text("extras", text)
-                tmp = folder / f".{final.stem}.{os.getpid()}.tmp"
+                # written beside the history's staged files: a crash's leftover is swept at
+                # the next start (HistoryStore.reconcile), never shown as a picture
+                staging = self.outputs_dir / ".staging"
+                staging.mkdir(parents=True, exist_ok=True)
+                tmp = staging / f"extras-{uuid.uuid4().hex}.tmp"
                 try:
                     with open(tmp, "wb") as fh:
                         image.save(fh, format="PNG", pnginfo=meta)
