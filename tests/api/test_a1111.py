@@ -275,7 +275,9 @@ def test_lists(api):
     for path in ("refresh-checkpoints", "refresh-loras"):
         assert client.post(f"/sdapi/v1/{path}").status_code == 200
     assert client.get("/sdapi/v1/embeddings").json() == {"loaded": {}, "skipped": {}}
-    assert client.get("/sdapi/v1/scripts").json() == {"txt2img": [], "img2img": []}
+    # the built-in X/Y/Z plot (extensions/xyz_plot), in both tab families as A1111 lists it
+    assert client.get("/sdapi/v1/scripts").json() == {"txt2img": ["x/y/z plot"],
+                                                     "img2img": ["x/y/z plot"]}
     samplers = [s["name"] for s in client.get("/sdapi/v1/samplers").json()]
     assert "Euler a" in samplers and "DPM++ 2M" in samplers
     models = client.get("/sdapi/v1/sd-models").json()

@@ -37,6 +37,8 @@ def redact(name: str, value: Any) -> Any:
     """A flag's value as ``cmd-flags`` shows it: paths as text, credentials never."""
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, (tuple, list)) and any(isinstance(v, Path) for v in value):
+        return [str(v) for v in value]  # --extensions-dir folders
     if value and any(word in name.lower() for word in _SECRET_WORDS):
         return "***"
     if name == "db" and value:
