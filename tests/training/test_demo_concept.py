@@ -6,9 +6,10 @@ trains, the file lands in ``models/Lora``, the engine draws with ``<lora:…>``)
 classifier reads the concept in at most 1 of 8 pictures of the base and in at least 6 of 8
 with the LoRA, while a plain prompt still draws what it says with the LoRA on.
 
-About two minutes on a 2-core CPU (100 steps at 128 px, text encoders trained: the words
+Under a minute on one CPU thread (100 steps at 128 px, text encoders trained: the words
 "photo" and "ohwx" are unknown to the demo's text encoders, so the LoRA ties the concept to
-their embedding)."""
+their embedding). One thread: this small model gains nothing from two, and on a shared
+2-core machine two threads ran 4x slower."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import random
 import time
 
 import pytest
+import torch
 
 from tests.helpers import small_request
 from webui.engine.txt2img import run_txt2img
@@ -47,7 +49,15 @@ def concept_count(readings) -> int:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, one_thread):
     root = tmp_path_factory.mktemp("demo-train")
     install(root)  # a models folder of its own: the LoRA written here stays here
     registry = ModelRegistry(root / "Stable-diffusion")
