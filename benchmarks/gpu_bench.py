@@ -15,7 +15,10 @@ It prints ONE markdown table (the same rows go to ``--json``): seconds per image
 1024x1024, 30 steps, for "Euler a" and "DPM++ 2M Karras", batch 1 and 4, eager and with
 ``--compile`` (``ModelManager(compile=True)``); base+refiner at switch 0.8; cold load vs cached
 switch between two checkpoints; LoRA on / switch / off; VAE decode ms; peak VRAM; engine
-overhead vs a bare diffusers call with the same inputs (interleaved runs). Then it runs the
+overhead vs a bare diffusers call with the same inputs (interleaved runs); LoRA training
+through the app's trainer (``webui.training.LoraTraining`` on the manager's base: 1024²,
+rank 16, batch 1, gradient checkpointing, fp16 autocast; steps/s after warm-up steps, the
+minutes 1000 steps take, peak VRAM). Then it runs the
 model-placement sequence (``webui.testing.placement``) on CUDA (with ``--tiny`` on ``meta``,
 its stand-in device) as assertions and prints its lines.
 
@@ -91,12 +94,18 @@ ROW_VAE = "VAE decode, one image (ms)"
 ROW_ENGINE = "engine job, Euler a, batch 1 (s)"
 ROW_BARE = "bare diffusers call, same inputs (s)"
 ROW_OVERHEAD = "engine overhead vs bare diffusers (%)"
+ROW_TRAIN = "LoRA training 1024², rank 16, batch 1, grad. checkpointing (steps/s)"
+ROW_TRAIN_1000 = "LoRA training 1024², 1000 steps (min)"
+ROW_TRAIN_PEAK = "LoRA training 1024², peak VRAM (GiB)"
+TRAIN_ROWS = [ROW_TRAIN, ROW_TRAIN_1000, ROW_TRAIN_PEAK]
+TRAIN_RANK = 16
+TRAIN_IMAGES = 5
 ROW_PEAK = "peak VRAM, whole run (GiB)"
 
 ROW_NAMES = GEN_ROWS + [
     ROW_COMPILE_WARMUP, ROW_REFINER, ROW_REFINER_WEIGHTS, ROW_SHA, ROW_COLD, ROW_SWITCH,
     ROW_LORA_FIRST, ROW_LORA_SWITCH, ROW_LORA_OFF, ROW_LORA_ON, ROW_LORA_COMPILE, ROW_VAE,
-    ROW_ENGINE, ROW_BARE, ROW_OVERHEAD, ROW_PEAK,
+    ROW_ENGINE, ROW_BARE, ROW_OVERHEAD, *TRAIN_ROWS, ROW_PEAK,
 ]
 
 log = logging.getLogger("gpu_bench")
@@ -134,15 +143,20 @@ class Profile:
     vae_reps: int
     overhead_pairs: int
     budget_s: float | None
+    train_size: int = 1024  # LoRA training resolution
+    train_warmup: int = 5  # optimizer steps before the clock starts
+    train_steps: int = 30  # timed optimizer steps
 
     @staticmethod
     def make(args) -> Profile:
         if args.tiny:
             p = Profile("tiny", size=64, steps=4, reps=1, batches=BATCHES, compile=False,
-                        switch_reps=2, vae_reps=2, overhead_pairs=2, budget_s=None)
+                        switch_reps=2, vae_reps=2, overhead_pairs=2, budget_s=None,
+                        train_size=64, train_warmup=2, train_steps=6)
         elif args.quick:
             p = Profile("quick", size=1024, steps=30, reps=2, batches=(1,), compile=False,
-                        switch_reps=2, vae_reps=3, overhead_pairs=2, budget_s=170.0)
+                        switch_reps=2, vae_reps=3, overhead_pairs=2, budget_s=170.0,
+                        train_warmup=3, train_steps=15)
         else:
             p = Profile("full", size=1024, steps=30, reps=3, batches=BATCHES, compile=True,
                         switch_reps=3, vae_reps=5, overhead_pairs=4, budget_s=450.0)
@@ -667,6 +681,75 @@ class Runner:
               f"{t_b:.3g} s (a recompile shows here)")
         run_job(b, manager, request(b))
 
+    # LoRA training ---------------------------------------------------------------------------
+    def training(self) -> None:
+        """The app's trainer on the base as the model manager holds it (a fresh manager, so
+        the peak is the base and training alone): ``TRAIN_IMAGES`` random pictures at the
+        profile's training size, rank 16, batch 1, gradient checkpointing on; steps/s over
+        the timed steps after the warm-up ones (the clock synchronised at each step)."""
+        import numpy as np
+        from PIL import Image
+
+        from webui.training.spec import TrainingSpec, validate_spec
+        from webui.training.trainer import LoraTraining
+
+        b = self.bench
+        p = b.profile
+        size = p.train_size
+        images = tuple(Image.fromarray(np.random.default_rng(i).integers(
+            0, 256, (size, size, 3), dtype=np.uint8)) for i in range(TRAIN_IMAGES))
+        spec = validate_spec(TrainingSpec(
+            name="bench-training", images=images, steps=p.train_warmup + p.train_steps,
+            rank=TRAIN_RANK, resolution=size, batch_size=1, learning_rate=1e-4, seed=SEED),
+            None)
+        manager = make_manager(b, self.models_dir, self.hashes)
+        clock: list[float] = []
+
+        def progress(step, total, loss):
+            b.sync()
+            clock.append(time.perf_counter())
+
+        try:
+            with job_models(manager, BASE) as job:
+                pipe = job.base.pipe
+                b.sync()
+                allocated = torch_allocated_gib() if b.cuda else None
+                b.reset_peak()
+                t0 = time.perf_counter()
+                with LoraTraining(pipe, spec, self.models_dir.parent / "training-state",
+                                  gradient_checkpointing=True) as run:
+                    setup = time.perf_counter() - t0
+                    outcome = run.train(progress=progress, resume=False)
+                    mode = {"checkpointing": run.checkpointing, "optimizer": outcome.optimizer,
+                            "dtype": str(run.dtype).replace("torch.", ""),
+                            "scaler": run.scaler is not None}
+                peak = b.peak()
+        finally:
+            release(b, manager)
+        if len(clock) != spec.steps:
+            raise RuntimeError(f"training ran {len(clock)} of {spec.steps} steps")
+        # random fp16 weights may overflow now and then: the scaler skips such a step (it
+        # costs the same time), so it is only counted
+        bad = sum(not math.isfinite(x) for x in outcome.losses)
+        steps_s = p.train_steps / max(clock[-1] - clock[p.train_warmup - 1], 1e-9)
+        b.meta["training"] = dict(mode, size=size, images=TRAIN_IMAGES, rank=TRAIN_RANK,
+                                  warmup=p.train_warmup, timed=p.train_steps,
+                                  setup_s=round(setup, 2), nonfinite_losses=bad)
+        what = (f"{p.train_steps} steps after {p.train_warmup} warm-up; {size}² "
+                f"{'' if size == 1024 else '(tiny model) '}{mode['dtype']}, "
+                f"{mode['optimizer']}{', GradScaler' if mode['scaler'] else ''}, UNet only; "
+                f"caching {TRAIN_IMAGES} pictures {setup:.3g} s"
+                + (f"; {bad} step(s) with a non-finite loss" if bad else ""))
+        b.set(ROW_TRAIN, steps_s, peak=peak, note=what)
+        b.set(ROW_TRAIN_1000, 1000 / steps_s / 60, note="1000 / steps per second; "
+              "target on one H100: <= 10 min")
+        if b.cuda:
+            b.set(ROW_TRAIN_PEAK, peak, peak=peak,
+                  note="max_memory_allocated from caching to the last step; "
+                  f"{allocated:.3g} GiB held before (the base's weights)")
+        else:
+            b.skip(ROW_TRAIN_PEAK, "n/a (needs CUDA)")
+
     # refiner -------------------------------------------------------------------------------
     def refiner(self, manager) -> None:
         b = self.bench
@@ -926,8 +1009,9 @@ def measure(bench: Bench, models_dir: Path) -> None:
     if r.cold:
         r.report_cold()
     release(bench, manager)
-    del manager
+    manager = None  # the last reference: its modules can go
     release(bench)
+    bench.section(TRAIN_ROWS, r.training, need_s=45)
     bench.section(GEN_ROWS[len(SAMPLERS) * len(BATCHES):] + [ROW_COMPILE_WARMUP,
                                                                ROW_LORA_COMPILE], r.compiled,
                   need_s=150)

@@ -34,11 +34,14 @@ OTHER_ROWS = [
     "engine job, Euler a, batch 1 (s)",
     "bare diffusers call, same inputs (s)",
     "engine overhead vs bare diffusers (%)",
+    "LoRA training 1024², rank 16, batch 1, grad. checkpointing (steps/s)",
+    "LoRA training 1024², 1000 steps (min)",
+    "LoRA training 1024², peak VRAM (GiB)",
     "peak VRAM, whole run (GiB)",
 ]
 #: rows that need CUDA or torch.compile: "n/a" on the CPU
 CUDA_ONLY = {"peak VRAM, whole run (GiB)", "compile warm-up, first job (s)",
-             "LoRA switch A to B, compile (s/job)"} | {r for r in GEN_ROWS if "compile" in r}
+             "LoRA switch A to B, compile (s/job)", "LoRA training 1024², peak VRAM (GiB)"} | {r for r in GEN_ROWS if "compile" in r}
 
 
 def _env() -> dict:
@@ -103,6 +106,13 @@ def test_tiny_mode_json_has_the_same_rows_with_numbers(tiny_run):
     for name in GEN_ROWS:
         if name not in CUDA_ONLY:
             assert its[name] and its[name] > 0, name
+    # LoRA training ran through the app's trainer, checkpointing forced on as on CUDA
+    steps_s = values["LoRA training 1024², rank 16, batch 1, grad. checkpointing (steps/s)"]
+    assert steps_s > 0
+    assert values["LoRA training 1024², 1000 steps (min)"] == pytest.approx(1000 / steps_s / 60)
+    training = data["meta"]["training"]
+    assert training["checkpointing"] is True and training["rank"] == 16
+    assert training["optimizer"] == "AdamW" and training["scaler"] is False  # CPU, fp32
     # base and refiner hold text_encoder_2 and the VAE once
     refiner_row = next(r for r in data["rows"] if r["name"].startswith("base+refiner weights"))
     assert "shared: text_encoder_2, vae" in refiner_row["note"]
