@@ -32,7 +32,8 @@ def generate(model_dir: Path, samples, steps: int, cfg: float, seed: int, batch:
 
     from webui.testing.demo_data import NATIVE
 
-    pipe = StableDiffusionXLPipeline.from_pretrained(str(model_dir), local_files_only=True)
+    pipe = StableDiffusionXLPipeline.from_pretrained(str(model_dir), local_files_only=True,
+                                                     add_watermarker=False)
     pipe.set_progress_bar_config(disable=True)
     images = []
     for i in range(0, len(samples), batch):

@@ -41,6 +41,11 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "webui.imaging": ("webui.request", "webui.engine", "webui.models", "webui.ui", "webui.api",
                       "webui.history", "webui.metadata"),
     "webui.request": ("webui.engine", "webui.models", "webui.ui", "webui.api", "webui.history"),
+    # watermark, provenance labels and the output filter: what every door's saving calls
+    "webui.provenance": ("webui.engine", "webui.models", "webui.ui", "webui.api",
+                         "webui.history", "webui.server", "webui.upscaling"),
+    "webui.safety": ("webui.engine", "webui.models", "webui.ui", "webui.api",
+                     "webui.history", "webui.server", "webui.upscaling"),
 }
 
 # package -> the only parts of webui that may import it (launch.py and tests are outside webui)

@@ -19,6 +19,8 @@ from webui.models.manager import ModelManager
 from webui.models.registry import ModelNotFound, ModelRegistry
 from webui.policy import PromptPolicy
 from webui.prompting.styles import StyleLibrary
+from webui.provenance import Provenance
+from webui.safety import OutputFilter, output_filter_from_settings
 from webui.ratelimit import RateLimiter
 from webui.training.records import TrainingRecords
 from webui.training.service import TrainingService
@@ -49,6 +51,9 @@ class AppContext:
     # upscalers by name (resizers, models/ESRGAN files, registered ones) and Extras jobs
     upscalers: UpscalerRegistry | None = None
     extras: ExtrasService | None = None
+    # watermark, XMP label, C2PA signing of every saved image; the optional output filter
+    provenance: Provenance | None = None
+    output_filter: OutputFilter | None = None
 
 
 def spaces_gpu_wrapper():
@@ -96,7 +101,13 @@ def create_context(settings: Settings) -> AppContext:
     users = load_users(settings.auth, settings.auth_file, ",".join(settings.admins) or None)
     settings.admins = tuple(sorted(users.admins))
     user_settings = SettingsStore(settings.data_dir / "settings.json", settings.limits)
-    store = HistoryStore(engine, settings.outputs_dir, user_settings=user_settings)
+    provenance = Provenance.from_settings(settings)  # --no-watermark, --c2pa-cert/--c2pa-key
+    log.info("saved images: %s", provenance.describe())
+    output_filter = output_filter_from_settings(settings)  # --safety-checker (off: None)
+    if output_filter is not None:
+        log.info("%s", output_filter.describe())
+    store = HistoryStore(engine, settings.outputs_dir, user_settings=user_settings,
+                         provenance=provenance, output_filter=output_filter)
     store.reconcile()  # finish writes/deletes a crash left half-done (webui.history.store)
     # the user-editable styles file lives in the data folder (seeded with the SDXL presets)
     styles = StyleLibrary.in_data_dir(settings.data_dir)
@@ -120,12 +131,14 @@ def create_context(settings: Settings) -> AppContext:
     ctx = AppContext(settings, manager, store, jobs, users=users, user_settings=user_settings,
                      api_credentials=ApiCredentials.from_settings(settings),
                      rate_limiter=limiter, styles=styles, checkpoint=checkpoint,
-                     training=training, policy=policy, extensions=extensions)
+                     training=training, policy=policy, extensions=extensions,
+                     provenance=provenance, output_filter=output_filter)
     upscalers.sources.append(lambda: extensions.registry("upscalers"))  # extensions' too
     manager.extra_samplers = extensions.registry("samplers")  # by name, beside A1111's
     ctx.upscalers = upscalers
     ctx.extras = ExtrasService(upscalers, jobs.queue, settings.outputs_dir,
                                settings.limits.max_image_pixels, limiter)
+    ctx.extras.provenance = provenance  # upscaled pictures are marked and labelled too
     return ctx
 
 
@@ -159,4 +172,11 @@ def startup_warnings(settings: Settings) -> list[str]:
         out.append("--share makes a PUBLIC link WITHOUT A LOGIN: add --auth user:pass.")
     if settings.api_enabled and settings.insecure and not settings.api_credentials:
         out.append("The API is served without credentials (--insecure).")
+    if not settings.no_watermark:
+        from webui.provenance.watermark import available
+
+        why = available()
+        if why:
+            out.append(f"Images are saved WITHOUT the invisible watermark: {why}. Install "
+                       "what it names (or start with --no-watermark to say it is meant).")
     return out

@@ -62,6 +62,11 @@ class Settings:
     insecure: bool = False  # allow the API beyond loopback without credentials
     # -- responsible generation -----------------------------------------------------------
     policy: Path | None = None  # prompt policy file (None: <data-dir>/policy.toml)
+    no_watermark: bool = False  # admin: save images without SDXL's invisible watermark
+    c2pa_cert: Path | None = None  # C2PA signing: certificate chain (PEM), signing cert first
+    c2pa_key: Path | None = None  # ... and its private key (PEM)
+    safety_checker: str | None = None  # output filter: "nudenet" or "module:factory"; off
+    safety_action: str = "blur"  # what a flagged picture becomes: blur | withhold
     # -- extensions: folders of extension folders (the project's extensions/ by default)
     extensions_dirs: tuple[Path, ...] = (Path(__file__).resolve().parents[1] / "extensions",)
     disable_extensions: bool = False  # load none (A1111's --disable-all-extensions)
@@ -213,6 +218,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Prompt policy file (TOML: block/warn rules, artists' opt-outs); "
                         "default <data-dir>/policy.toml, made from the shipped policy on "
                         "first start.")
+    p.add_argument("--no-watermark", action="store_true", default=_env_flag("no_watermark"),
+                   help="Save images without SDXL's invisible watermark (on by default; "
+                        "the XMP 'made with AI' label is always written).")
+    p.add_argument("--c2pa-cert", type=Path, default=_env("c2pa_cert", None), metavar="PEM",
+                   help="Sign every image with a C2PA manifest: the certificate chain (PEM, "
+                        "signing certificate first). Needs --c2pa-key and the c2pa-python "
+                        "extra (requirements-extras.txt).")
+    p.add_argument("--c2pa-key", type=Path, default=_env("c2pa_key", None), metavar="PEM",
+                   help="The private key (PEM) of --c2pa-cert's signing certificate.")
+    p.add_argument("--safety-checker", nargs="?", const="nudenet",
+                   default=_env("safety_checker", None) or None, metavar="DETECTOR",
+                   help="Output filter: check every picture with NudeNet (the optional "
+                        "extra, AGPL-3.0) or DETECTOR given as module:factory; flagged "
+                        "pictures are blurred or withheld (--safety-action). Off by default.")
+    p.add_argument("--safety-action", choices=["blur", "withhold"],
+                   default=_env("safety_action", "blur"),
+                   help="What the output filter does to a flagged picture (default blur).")
     p.add_argument("--extensions-dir", type=Path, action="append",
                    default=None, metavar="DIR",
                    help="A folder of extension folders (each <name>/extension.py); may be "
@@ -263,6 +285,7 @@ def check_settings(s: Settings) -> Settings:
         raise SettingsError(str(exc)) from None
     s.admins = tuple(sorted(users.admins))
     check_policy(s)
+    check_provenance(s)
     if s.listen and s.api_enabled and not s.api_credentials and not s.insecure:
         raise SettingsError(
             "refusing to serve the API on all interfaces (--listen) without credentials: "
@@ -284,6 +307,35 @@ def check_policy(s: Settings) -> None:
             PromptPolicy(default)
     except PolicyError as exc:
         raise SettingsError(str(exc)) from None
+
+
+def check_provenance(s: Settings) -> None:
+    """C2PA signing needs a certificate and key that sign (checked now, with one small test
+    signature); the output filter needs its detector importable."""
+    if s.c2pa_cert or s.c2pa_key:
+        from webui.provenance import C2paUnavailable, Provenance
+
+        try:
+            Provenance.from_settings(s)
+        except C2paUnavailable as exc:
+            raise SettingsError(str(exc)) from None
+    if s.safety_action not in ("blur", "withhold"):
+        raise SettingsError(f"--safety-action must be blur or withhold, got {s.safety_action!r}")
+    if s.safety_checker:
+        import importlib.util
+
+        spec = s.safety_checker.strip()
+        name = "nudenet" if spec.lower() == "nudenet" else spec.partition(":")[0]
+        try:
+            found = bool(name) and importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            hint = (" (an optional extra, AGPL-3.0: pip install onnxruntime && pip install "
+                    "--no-deps nudenet==3.4.2; see README, Output filter)"
+                    if name == "nudenet" else "")
+            raise SettingsError(f"--safety-checker {spec}: module {name!r} is not "
+                                f"installed{hint}")
 
 
 def parse_settings(argv: list[str] | None = None) -> Settings:
@@ -308,6 +360,10 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         api_auth=a.api_auth or None, api_keys=a.api_keys or None,
         api_keys_file=Path(a.api_keys_file) if a.api_keys_file else None,
         insecure=a.insecure, policy=Path(a.policy) if a.policy else None,
+        no_watermark=a.no_watermark,
+        c2pa_cert=Path(a.c2pa_cert) if a.c2pa_cert else None,
+        c2pa_key=Path(a.c2pa_key) if a.c2pa_key else None,
+        safety_checker=a.safety_checker or None, safety_action=a.safety_action,
         disable_extensions=a.disable_extensions,
     )
     if a.extensions_dir:

@@ -20,6 +20,7 @@ from webui.api.a1111_extras import extras_router
 from webui.api.a1111_lists import lists_router
 from webui.api.common import ApiError, BodyLimitMiddleware, error_body, is_stability_path
 from webui.api.options import ApiOptions
+from webui.api.provenance import provenance_router
 from webui.api.stability import stability_router
 from webui.api.training import training_router
 from webui.extensions.host import ScriptArgsError
@@ -109,6 +110,7 @@ def install_api(app: FastAPI, ctx) -> ApiOptions:
     app.include_router(extras_router(ctx, options))
     app.include_router(stability_router(ctx, options))
     app.include_router(training_router(ctx))
+    app.include_router(provenance_router(ctx))  # /sdapi/v1/check-image
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
     install_api_auth(app, ctx)

@@ -192,5 +192,11 @@ def info_json(result, req: GenerationRequest) -> str:
         "interrupted": result.interrupted,
         # the prompt policy's warnings (webui.policy): the job ran, the caller should know
         "warnings": list(getattr(result.request, "policy_warnings", ()) or ()),
+        # what saving said (webui.history.store): "not watermarked: under 256 px wide",
+        # a filtered image, an adjusted mask...
+        "notices": list(getattr(result.request, "notices", ()) or ()),
+        # the output filter (--safety-checker), image by image: blurred or withheld, and why
+        "content_filtered": [bool(getattr(g, "filtered", "")) for g in result.images],
+        "content_filter": [getattr(g, "filtered", "") for g in result.images],
     }
     return json.dumps(info)

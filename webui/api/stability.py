@@ -1,6 +1,7 @@
 """Stability's REST v1 API: ``/v1/engines/list`` and ``/v1/generation/{engine_id}/...``.
 
-Answers are ``{"artifacts": [{"base64", "seed", "finishReason"}]}``, or with
+Answers are ``{"artifacts": [{"base64", "seed", "finishReason"}]}`` (``CONTENT_FILTERED``
+for a picture the output filter blurred or withheld, as Stability's), or with
 ``Accept: image/png`` the PNG itself with ``Seed`` and ``Finish-Reason`` headers; the prompt
 policy's warnings come in a ``Prompt-Warnings`` header (a JSON list). Errors are
 ``{"id", "name", "message"}`` (see ``webui.api.common.error_body``); a prompt the policy
@@ -23,6 +24,7 @@ from webui.api.common import ApiError, file_base64, open_image
 from webui.caller import resolve_caller
 from webui.engine.progress import JobProgress
 from webui.policy import PromptBlocked
+from webui.safety import CONTENT_FILTERED
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +116,9 @@ def stability_router(ctx, options) -> APIRouter:
         except PromptBlocked as exc:  # as Stability answers a filtered prompt
             raise ApiError(400, str(exc), "invalid_prompts") from None
         reason = "ERROR" if outcome.result.interrupted else "SUCCESS"
+
+        def finish(gen) -> str:  # a picture the output filter blurred or withheld
+            return CONTENT_FILTERED if getattr(gen, "filtered", "") else reason
         warned = outcome.result.request.policy_warnings
         headers = {WARNINGS_HEADER: json.dumps(list(warned))} if warned else {}
         pairs = list(zip(outcome.saved, outcome.result.images))
@@ -123,10 +128,10 @@ def stability_router(ctx, options) -> APIRouter:
         if wants_png:
             saved, gen = pairs[0]
             return Response(saved.path.read_bytes(), media_type="image/png",
-                            headers={"Seed": str(gen.seed), "Finish-Reason": reason,
+                            headers={"Seed": str(gen.seed), "Finish-Reason": finish(gen),
                                      **headers})
         return JSONResponse({"artifacts": [{"base64": file_base64(s.path), "seed": g.seed,
-                                            "finishReason": reason} for s, g in pairs]},
+                                            "finishReason": finish(g)} for s, g in pairs]},
                             headers=headers)
 
     @r.get("/engines/list", response_model=list[Engine])

@@ -54,6 +54,9 @@ class Generation(Base):
     file_token: Mapped[str | None] = mapped_column(String(40), nullable=True)
     # True while a delete is in progress: hidden everywhere, finished by the reconciler
     deleting: Mapped[bool] = mapped_column(Boolean, default=False)
+    # -- revision 0006: what the output filter (--safety-checker) did, e.g. "blurred:
+    # FEMALE_BREAST_EXPOSED 0.83"; None when it was off or flagged nothing
+    filtered: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
 class Board(Base):

@@ -2,8 +2,13 @@
 
 Writing an image (each step is its own method, so crash tests can stop at any of them):
 
-1. ``_stage``: the image (PNG, JPEG or WebP as the Settings tab says, parameters embedded)
-   goes to ``outputs/.staging/<token>.<ext>`` and is fsynced;
+0. ``_finish``: the output filter (``--safety-checker``, off by default) blurs or withholds a
+   flagged picture, then SDXL's invisible watermark is embedded (``webui.provenance``): once,
+   after every other change to the pixels, so the file, the API answers and
+   ``GeneratedImage.image`` are the same marked picture;
+1. ``_stage``: the image (PNG, JPEG or WebP as the Settings tab says, parameters and the XMP
+   provenance label embedded, C2PA-signed when the operator set a certificate) goes to
+   ``outputs/.staging/<token>.<ext>`` and is fsynced;
 2. ``_commit``: the row is committed with ``file_token = <token>`` and its final path;
 3. ``_publish``: the staged file is renamed to its final name (atomic, same file system).
 
@@ -19,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -27,13 +32,13 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from webui.engine.result import GenerationResult
+from webui.engine.result import GeneratedImage, GenerationResult
 from webui.history import files
 from webui.history.boards import BoardsMixin
 from webui.history.db import has_fts
 from webui.history.query import GalleryQuery, filtered, ordered, visible
 from webui.history.schema import Generation
-from webui.imageio import FORMATS, save_with_parameters
+from webui.imageio import FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +122,16 @@ class HistoryStore(BoardsMixin):
     rows whose owner is ``owner``; an admin sees and changes all.
     """
 
-    def __init__(self, engine: Engine, outputs_dir: Path, user_settings=None):
+    def __init__(self, engine: Engine, outputs_dir: Path, user_settings=None,
+                 provenance=None, output_filter=None):
+        from webui.provenance import Provenance
+
         self.engine = engine
         self.outputs_dir = Path(outputs_dir)
         self.user_settings = user_settings  # output format and file-name pattern (optional)
+        # watermark, XMP label and C2PA signing of every saved image (webui.provenance)
+        self.provenance = provenance if provenance is not None else Provenance()
+        self.output_filter = output_filter  # webui.safety.OutputFilter (None: off)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.fts = has_fts(engine)
 
@@ -159,11 +170,25 @@ class HistoryStore(BoardsMixin):
                   "datetime": now.strftime("%Y%m%d%H%M%S")}
         return format_filename(pattern, values) or str(gen.seed)
 
-    def _stage(self, gen, token: str, fmt: str = "png") -> Path:
+    def _finish(self, gen: GeneratedImage) -> list[str]:
+        """Filter, then watermark ``gen.image`` in place (the last change to its pixels);
+        sets ``gen.filtered``. Returns notices for the job (filtered, not watermarked)."""
+        notices = []
+        if self.output_filter is not None:
+            verdict = self.output_filter.check(gen.image)
+            if verdict.flagged:
+                gen.image, gen.filtered = verdict.image, verdict.describe()
+                notices.append(f"image with seed {gen.seed} {gen.filtered} (output filter)")
+        gen.image, mark_notice = self.provenance.mark(gen.image)
+        return notices + ([mark_notice] if mark_notice else [])
+
+    def _stage(self, gen, token: str, fmt: str = "png", model_name: str = "",
+               model_hash: str = "") -> Path:
         self.staging_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.staging_dir / f"{token}{FORMATS[fmt]}"
-        files.write_durably(tmp, lambda fh: save_with_parameters(gen.image, fh, gen.infotext,
-                                                                 fmt))
+        data = self.provenance.encode(gen.image, gen.infotext, fmt, model_name, model_hash,
+                                      title=f"{token}{FORMATS[fmt]}")
+        files.write_durably(tmp, lambda fh: fh.write(data))
         return tmp
 
     def _commit(self, row: Generation) -> None:
@@ -176,13 +201,17 @@ class HistoryStore(BoardsMixin):
 
     def record(self, result: GenerationResult, owner: str | None = None) -> list[SavedImage]:
         """Save every image of ``result`` (PNG, or JPEG/WebP per the settings) with its
-        infotext and record one row each."""
+        infotext and provenance (filtered and watermarked first: see ``_finish``) and record
+        one row each. What the job should hear (an image not watermarked, one filtered) is
+        added to ``result.request.notices``."""
         saved: list[SavedImage] = []
         req = result.request
         folder = self.day_dir(req.mode)
         folder.mkdir(parents=True, exist_ok=True)
         fmt, pattern = self._output_style()
+        notices: list[str] = []
         for gen in result.images:
+            notices += [n for n in self._finish(gen) if n not in notices]
             stem = self._file_stem(pattern, req, gen, result)
             final = folder / f"{self._next_number(folder):05d}-{stem}{FORMATS[fmt]}"
             token = files.new_token()
@@ -194,9 +223,10 @@ class HistoryStore(BoardsMixin):
                 params={k: str(v) for k, v in gen.params.items()}, infotext=gen.infotext,
                 image_path=final.relative_to(self.outputs_dir).as_posix(),
                 duration=result.duration, owner=owner, file_token=token,
+                filtered=gen.filtered or None,
             )
             try:
-                self._stage(gen, token, fmt)
+                self._stage(gen, token, fmt, result.model_name, result.model_hash)
                 self._commit(row)
             except BaseException:
                 tmp.unlink(missing_ok=True)
@@ -210,6 +240,10 @@ class HistoryStore(BoardsMixin):
                 raise
             files.make_thumbnail(final)
             saved.append(SavedImage(row.id, final))
+        if notices:
+            log.info("%s job: %s", req.mode, "; ".join(notices))
+            result.request = replace(req, notices=tuple(req.notices) + tuple(
+                n for n in notices if n not in req.notices))
         return saved
 
     # -- reading ----------------------------------------------------------------------------

@@ -470,7 +470,8 @@ def grid(model_dir: Path | str, out: Path | str, seeds: int = 2, steps: int = 20
     from diffusers import StableDiffusionXLPipeline
     from PIL import Image, ImageDraw
 
-    pipe = StableDiffusionXLPipeline.from_pretrained(str(model_dir), local_files_only=True)
+    pipe = StableDiffusionXLPipeline.from_pretrained(str(model_dir), local_files_only=True,
+                                                     add_watermarker=False)
     pipe.set_progress_bar_config(disable=True)
     n, label, pad = demo_data.NATIVE, 44, 6
     cols = len(GRID_PROMPTS)

@@ -22,7 +22,7 @@ def build_inpaint_pipeline(seed: int = 5):
     from diffusers import StableDiffusionXLInpaintPipeline
 
     base = build_pipeline("base", seed, in_channels=9)
-    pipe = StableDiffusionXLInpaintPipeline.from_pipe(base)
+    pipe = StableDiffusionXLInpaintPipeline.from_pipe(base, add_watermarker=False)
     assert pipe.unet.config.in_channels == 9
     return pipe
 

@@ -78,6 +78,8 @@ def board_id(label: str | None) -> int | None:
     return int(label.rsplit("#", 1)[1])
 
 
+#: the mark of an image the output filter blurred or withheld (caption and details)
+FILTERED_MARK = "⚠ filtered · "
 #: the label of an image without an owner on a server with logins (shown to admins only)
 BEFORE_LOGINS = "made before logins"
 
@@ -97,6 +99,8 @@ def describe(store, row) -> str:
              f"{row.width}x{row.height} · {'★ starred' if row.starred else 'not starred'}"]
     if row.source:
         lines.append(f"imported from **{row.source}**")
+    if row.filtered:  # the output filter (--safety-checker) blurred or withheld it
+        lines.append(f"{FILTERED_MARK}**output filter**: {row.filtered}")
     boards = store.boards_of(row.id)
     if boards:
         lines.append("boards: " + ", ".join(boards))
@@ -213,7 +217,8 @@ def build_gallery_tab(ctx) -> GalleryTab:
             result = store.search(q, owner, admin)
         before = f"({BEFORE_LOGINS}) " if ctx.users.enabled else ""
         plain = [(str(store.thumbnail(r)),
-                  f"#{r.id} {before if r.owner is None else ''}{r.prompt[:60]}")
+                  f"#{r.id} {FILTERED_MARK if r.filtered else ''}"
+                  f"{before if r.owner is None else ''}{r.prompt[:60]}")
                  for r in result.rows]
         row_ids = [r.id for r in result.rows]
         kept = [i for i in (keep or []) if i in row_ids]

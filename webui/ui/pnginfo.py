@@ -88,4 +88,26 @@ def build_pnginfo_tab(ctx) -> SendSource:
 
     upload.change(read, upload, [table, infotext, message, send.payload, preview],
                   api_name="png_info")
+    with gr.Accordion("Check image: watermark and provenance", open=True,
+                      elem_id="pnginfo_check"):
+        check = gr.Markdown(NO_CHECK, elem_id="pnginfo_check_report")
+    upload.change(check_report, upload, check, api_name="check_image")
     return send
+
+
+NO_CHECK = ("Drop an image to check it for SDXL's invisible watermark, the XMP \"made with "
+            "AI\" label and a C2PA manifest.")
+
+
+def check_report(path: str | None) -> str:
+    """Markdown of :func:`webui.provenance.check_image` for the file at ``path`` (read as
+    it is, never re-encoded). Never raises."""
+    from webui.provenance import check_image, check_summary
+
+    if not path:
+        return NO_CHECK
+    try:
+        report = check_image(Path(path).read_bytes())
+    except (OSError, ValueError) as exc:
+        return f"Cannot check **{Path(path).name}**: {exc}"
+    return "  \n".join(check_summary(report))

@@ -229,6 +229,9 @@ class ExtrasService:
         self.max_input_pixels = max_input_pixels
         self.rate_limiter = rate_limiter
         self._write_lock = threading.Lock()
+        # webui.provenance.Provenance (set by the app): the watermark and labels saved
+        # pictures carry; None writes plain PNGs
+        self.provenance = None
 
     def validate(self, req: ExtrasRequest) -> ExtrasRequest:
         return validate_extras(req, self.registry, self.max_input_pixels)
@@ -264,8 +267,8 @@ class ExtrasService:
             folder.mkdir(parents=True, exist_ok=True)
             number = 1 + max((int(m.group(1)) for p in folder.iterdir()
                               if (m := _NUMBERED.match(p.name))), default=0)
-            for (source, name), image, text in zip(req.images, result.images,
-                                                   result.infotexts):
+            for i, ((source, name), image, text) in enumerate(zip(req.images, result.images,
+                                                                  result.infotexts)):
                 stem = safe_stem(name)
                 final = folder / (f"{number:05d}-{stem}.png" if stem else f"{number:05d}.png")
                 number += 1
@@ -283,7 +286,16 @@ class ExtrasService:
                 tmp = staging / f"extras-{uuid.uuid4().hex}.tmp"
                 try:
                     with open(tmp, "wb") as fh:
-                        image.save(fh, format="PNG", pnginfo=meta)
+                        if self.provenance is None:
+                            image.save(fh, format="PNG", pnginfo=meta)
+                        else:  # watermark and labels, as every saved picture (provenance)
+                            texts = {k: v for k, v in (("parameters", params),
+                                                       ("postprocessing", text),
+                                                       ("extras", text)) if v}
+                            image, data = self.provenance.finish_upscaled(
+                                source, image, texts, final.name)
+                            result.images[i] = image
+                            fh.write(data)
                         fh.flush()
                         os.fsync(fh.fileno())
                     os.replace(tmp, final)
