@@ -282,11 +282,14 @@ class TrainingService:
         return out
 
     def wait(self, run_id: int, timeout: float | None = None) -> None:
-        """Block until the job's thread ends (tests, tools)."""
+        """Block until the job has ended (tests, tools)."""
         with self._lock:
             live = self._live.get(run_id)
         if live is not None and live.thread is not None:
             live.thread.join(timeout)
+        deadline = time.monotonic() + (timeout or 0)
+        while run_id in self._live and time.monotonic() < deadline:
+            time.sleep(0.01)  # a resumed run's new thread, or the last bookkeeping
 
     # -- stop / resume ---------------------------------------------------------------------
     def stop(self, run_id: int, caller: Caller) -> bool:
@@ -356,7 +359,8 @@ class TrainingService:
             self._finish(live, "failed", error=f"{type(exc).__name__}: {exc}")
         finally:
             with self._lock:
-                self._live.pop(run_id, None)
+                if self._live.get(run_id) is live:
+                    del self._live[run_id]
 
     def _train(self, live: _Live) -> None:
         from webui.training.trainer import LoraTraining
@@ -453,6 +457,10 @@ class TrainingService:
         values = {k: v for k, v in fields.items() if k != "error"}
         self.records.update(status.id, state=state, error=status.error,
                             samples=list(status.samples), **values)
+        # the record says it all now: readers go to it, and Resume may start at once
+        with self._lock:
+            if self._live.get(status.id) is live:
+                del self._live[status.id]
 
 
 class UnknownTraining(RequestError):
