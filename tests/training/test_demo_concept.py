@@ -1,15 +1,14 @@
 """The LoRA teaches the demo model (coloured shapes from text, the shipped ``sdxl-demo-shapes``)
 a concept it cannot draw from the trigger: five pictures of a green star on a purple
 background captioned "a photo of ohwx" (colours the classifier never confuses: yellow and
-orange are close, and a LoRA's yellow reads orange now and then). Through the app itself (the model manager's pipeline
-trains, the file lands in ``models/Lora``, the engine draws with ``<lora:…>``) the demo
-classifier reads the concept in at most 1 of 8 pictures of the base and in at least 6 of 8
+orange are close, and a LoRA's yellow reads orange now and then). Through the app itself
+(the model manager's pipeline trains, the file lands in ``models/Lora``, the engine draws
+with ``<lora:…>``) the demo classifier reads the concept in at most 1 of 8 pictures of the base and in at least 6 of 8
 with the LoRA, while a plain prompt still draws what it says with the LoRA on.
 
-Under a minute on one CPU thread (100 steps at 128 px, text encoders trained: the words
+About 40 s on a CPU (100 steps at 128 px, text encoders trained: the words
 "photo" and "ohwx" are unknown to the demo's text encoders, so the LoRA ties the concept to
-their embedding). One thread: this small model gains nothing from two, and on a shared
-2-core machine two threads ran 4x slower."""
+their embedding; one torch thread, as every trainer test: see conftest.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +16,6 @@ import random
 import time
 
 import pytest
-import torch
 
 from tests.helpers import small_request
 from webui.engine.txt2img import run_txt2img
@@ -49,15 +47,7 @@ def concept_count(readings) -> int:
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory, one_thread):
+def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo-train")
     install(root)  # a models folder of its own: the LoRA written here stays here
     registry = ModelRegistry(root / "Stable-diffusion")
