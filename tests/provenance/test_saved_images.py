@@ -39,7 +39,7 @@ def test_every_format_is_marked_labelled_and_keeps_its_parameters(ctx, fmt):
     # the A1111 infotext is where it always was and still parses (PNG Info, Civitai...)
     info = read_generation_info(str(saved.path))
     assert info.prompt == "a photo of a cat" and info.params["Seed"] == "1234"
-    assert outcome.result.request.notices == ()  # marked: nothing to say
+    assert gen.notes == []  # marked: nothing to say
     if fmt != "jpeg":  # lossless: the file holds exactly the picture the job returns
         with Image.open(saved.path) as img:
             assert np.array_equal(np.asarray(img.convert("RGB")), np.asarray(gen.image))
@@ -60,8 +60,8 @@ def test_png_keeps_parameters_chunk_beside_the_xmp_chunk(ctx):
 def test_small_images_are_not_marked_and_say_so(ctx):
     outcome = ctx.jobs.run(small_request(batch_size=2))  # 64 px
     note = "not watermarked: under 256 px wide (the SDXL watermark needs room)"
-    assert outcome.result.request.notices == (note,)  # once per job, not per image
     for gen, saved in zip(outcome.result.images, outcome.saved):
+        assert gen.notes == [note]
         # the A1111 parameters are as the engine wrote them: nothing about the watermark
         with Image.open(saved.path) as img:
             assert img.text["parameters"] == gen.infotext
@@ -70,10 +70,17 @@ def test_small_images_are_not_marked_and_say_so(ctx):
 
 
 def test_tab_output_says_when_an_image_is_not_marked(ctx):
+    """The result's caption says so; the Generation parameters stay the plain infotext (it
+    is copied and parsed)."""
     from webui.ui.widgets import final_outputs
 
-    _, info, _ = final_outputs(ctx.jobs.run(small_request()))
-    assert info.startswith("Note: not watermarked: under 256 px wide")
+    outcome = ctx.jobs.run(small_request())
+    gallery, info, _ = final_outputs(outcome)
+    assert gallery[0][1] == ("seed 1234 · not watermarked: under 256 px wide (the SDXL "
+                             "watermark needs room)")
+    assert info == outcome.result.images[0].infotext
+    gallery, _, _ = final_outputs(ctx.jobs.run(small_request(**BIG)))
+    assert gallery[0][1] == "seed 1234"
 
 
 def test_no_watermark_flag_turns_it_off(settings):
@@ -85,7 +92,7 @@ def test_no_watermark_flag_turns_it_off(settings):
     settings.no_watermark = True
     ctx = create_context(settings)
     outcome = ctx.jobs.run(small_request(**BIG))
-    assert outcome.result.request.notices == ()
+    assert outcome.result.images[0].notes == []  # the admin's choice: nothing to say
     report = check_image(outcome.saved[0].path.read_bytes())
     assert not report["watermark"]["found"]
     assert report["labels"]["digital_source_type"] == TRAINED_ALGORITHMIC_MEDIA
@@ -239,3 +246,24 @@ def test_extras_results_are_marked_when_their_source_was_generated(ctx):
         else:
             assert not report["watermark"]["found"]
             assert report["labels"]["digital_source_type"] == ALGORITHMICALLY_ENHANCED
+
+
+def test_export_keeps_mark_and_label_of_jpeg_outputs(ctx, tmp_path):
+    """The Gallery's export turns JPEG/WebP files into PNGs: the watermark (the pixels) and
+    the XMP label go along; records.json says what the output filter did."""
+    import json
+    import zipfile
+
+    from webui.history.export import export_zip
+
+    ctx.user_settings.save(output_format="jpeg")
+    saved = ctx.jobs.run(small_request(**BIG)).saved[0]
+    target, problems = export_zip(ctx.store, [saved.id], dest_dir=tmp_path)
+    assert problems == []
+    with zipfile.ZipFile(target) as zf:
+        png = zf.read(next(n for n in zf.namelist() if n.endswith(".png")))
+        records = json.loads(zf.read("records.json"))
+    report = check_image(png)
+    assert report["format"] == "PNG" and report["watermark"]["bits_matched"] == 48
+    assert report["labels"]["digital_source_type"] == TRAINED_ALGORITHMIC_MEDIA
+    assert records[0]["filtered"] is None

@@ -100,8 +100,7 @@ def test_flagged_pictures_are_hidden_recorded_and_said(ctx, reds, action):
             assert detail < 3
         # the infotext (A1111 parameters) is the picture's own, unchanged
         assert parameters == gen.infotext and "filter" not in parameters
-        note = f"image with seed {gen.seed} {gen.filtered} (output filter)"
-        assert note in outcome.result.request.notices
+        assert gen.notes[0] == f"{done}: RED 0.90 (output filter)"  # the result's caption
         from webui.ui.history import FILTERED_MARK, describe
 
         assert f"{FILTERED_MARK}**output filter**: {done}: RED 0.90" in describe(ctx.store,

@@ -160,6 +160,13 @@ def img2img_request(body: Img2ImgRequest, options) -> GenerationRequest:
     )
 
 
+def _notices(result) -> list[str]:
+    out = list(getattr(result.request, "notices", ()) or ())
+    for gen in result.images:
+        out += [n for n in getattr(gen, "notes", ()) if n not in out]
+    return out
+
+
 def info_json(result, req: GenerationRequest) -> str:
     """A1111's ``info``: a JSON string describing what was made, image by image."""
     parsed = [parse_infotext(g.infotext) for g in result.images]
@@ -192,9 +199,9 @@ def info_json(result, req: GenerationRequest) -> str:
         "interrupted": result.interrupted,
         # the prompt policy's warnings (webui.policy): the job ran, the caller should know
         "warnings": list(getattr(result.request, "policy_warnings", ()) or ()),
-        # what saving said (webui.history.store): "not watermarked: under 256 px wide",
-        # a filtered image, an adjusted mask...
-        "notices": list(getattr(result.request, "notices", ()) or ()),
+        # what validation adjusted (a resized mask) and what saving said of each image
+        # (webui.history.store): "not watermarked: under 256 px wide ...", a filtered one
+        "notices": _notices(result),
         # the output filter (--safety-checker), image by image: blurred or withheld, and why
         "content_filtered": [bool(getattr(g, "filtered", "")) for g in result.images],
         "content_filter": [getattr(g, "filtered", "") for g in result.images],

@@ -19,9 +19,11 @@ class GeneratedImage:
     infotext: str
     params: dict  # A1111 infotext keys -> values
     latents: object = None  # the sampler's final latents (1, 4, h/8, w/8) on the CPU
-    # set when it is saved (webui.history.store): what the output filter did ("blurred:
-    # LABEL 0.83"; "" when nothing was flagged); ``image`` is then the picture saved
+    # set when it is saved (webui.history.store), ``image`` being then the picture saved:
+    # what the output filter did ("blurred: LABEL 0.83"; "" when nothing was flagged) and
+    # what its caller should hear ("not watermarked: under 256 px wide ...")
     filtered: str = ""
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 FIELDS = ("id", "created_at", "mode", "prompt", "negative_prompt", "width", "height", "steps",
           "cfg_scale", "sampler", "seed", "model_name", "model_hash", "params", "infotext",
-          "image_path", "duration", "owner", "starred", "source")
+          "image_path", "duration", "owner", "starred", "source", "filtered")
 
 
 def record_dict(row) -> dict:
@@ -30,13 +30,20 @@ def record_dict(row) -> dict:
 
 
 def _png_bytes(path: Path, infotext: str) -> bytes:
-    """The file itself when it is a PNG, else a PNG conversion carrying the infotext."""
+    """The file itself when it is a PNG, else a PNG conversion carrying the infotext and
+    the XMP provenance label (the pixels, watermark included, are the same; a C2PA manifest
+    is bound to the original file's bytes and does not carry over)."""
+    from webui.imageio import PNG_XMP_KEY
+
     with Image.open(path) as img:
         if img.format == "PNG":
             return path.read_bytes()
         meta = PngInfo()
         if infotext:
             meta.add_text("parameters", infotext)
+        xmp = img.info.get("xmp")
+        if isinstance(xmp, bytes) and xmp:
+            meta.add_itxt(PNG_XMP_KEY, xmp.decode("utf-8", errors="replace"), zip=False)
         buf = io.BytesIO()
         img.save(buf, format="PNG", pnginfo=meta)
         return buf.getvalue()

@@ -5,7 +5,8 @@ Writing an image (each step is its own method, so crash tests can stop at any of
 0. ``_finish``: the output filter (``--safety-checker``, off by default) blurs or withholds a
    flagged picture, then SDXL's invisible watermark is embedded (``webui.provenance``): once,
    after every other change to the pixels, so the file, the API answers and
-   ``GeneratedImage.image`` are the same marked picture;
+   ``GeneratedImage.image`` are the same marked picture (``GeneratedImage.notes`` says what
+   was not marked or was filtered);
 1. ``_stage``: the image (PNG, JPEG or WebP as the Settings tab says, parameters and the XMP
    provenance label embedded, C2PA-signed when the operator set a certificate) goes to
    ``outputs/.staging/<token>.<ext>`` and is fsynced;
@@ -24,7 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -170,17 +171,18 @@ class HistoryStore(BoardsMixin):
                   "datetime": now.strftime("%Y%m%d%H%M%S")}
         return format_filename(pattern, values) or str(gen.seed)
 
-    def _finish(self, gen: GeneratedImage) -> list[str]:
+    def _finish(self, gen: GeneratedImage) -> None:
         """Filter, then watermark ``gen.image`` in place (the last change to its pixels);
-        sets ``gen.filtered``. Returns notices for the job (filtered, not watermarked)."""
-        notices = []
+        sets ``gen.filtered`` and adds to ``gen.notes`` what the caller should hear."""
         if self.output_filter is not None:
             verdict = self.output_filter.check(gen.image)
             if verdict.flagged:
                 gen.image, gen.filtered = verdict.image, verdict.describe()
-                notices.append(f"image with seed {gen.seed} {gen.filtered} (output filter)")
-        gen.image, mark_notice = self.provenance.mark(gen.image)
-        return notices + ([mark_notice] if mark_notice else [])
+                gen.notes.append(f"{gen.filtered} (output filter)")
+                log.info("output filter: seed %s %s", gen.seed, gen.filtered)
+        gen.image, note = self.provenance.mark(gen.image)
+        if note:
+            gen.notes.append(note)
 
     def _stage(self, gen, token: str, fmt: str = "png", model_name: str = "",
                model_hash: str = "") -> Path:
@@ -202,16 +204,14 @@ class HistoryStore(BoardsMixin):
     def record(self, result: GenerationResult, owner: str | None = None) -> list[SavedImage]:
         """Save every image of ``result`` (PNG, or JPEG/WebP per the settings) with its
         infotext and provenance (filtered and watermarked first: see ``_finish``) and record
-        one row each. What the job should hear (an image not watermarked, one filtered) is
-        added to ``result.request.notices``."""
+        one row each."""
         saved: list[SavedImage] = []
         req = result.request
         folder = self.day_dir(req.mode)
         folder.mkdir(parents=True, exist_ok=True)
         fmt, pattern = self._output_style()
-        notices: list[str] = []
         for gen in result.images:
-            notices += [n for n in self._finish(gen) if n not in notices]
+            self._finish(gen)
             stem = self._file_stem(pattern, req, gen, result)
             final = folder / f"{self._next_number(folder):05d}-{stem}{FORMATS[fmt]}"
             token = files.new_token()
@@ -240,10 +240,6 @@ class HistoryStore(BoardsMixin):
                 raise
             files.make_thumbnail(final)
             saved.append(SavedImage(row.id, final))
-        if notices:
-            log.info("%s job: %s", req.mode, "; ".join(notices))
-            result.request = replace(req, notices=tuple(req.notices) + tuple(
-                n for n in notices if n not in req.notices))
         return saved
 
     # -- reading ----------------------------------------------------------------------------

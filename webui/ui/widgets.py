@@ -531,7 +531,10 @@ def final_outputs(outcome):
     """(gallery of saved files, first infotext, seed) for a finished job; the prompt
     policy's warnings and what validation adjusted (e.g. a resized mask) are said first."""
     result = outcome.result
-    gallery = [(str(s.path), f"seed {g.seed}") for s, g in zip(outcome.saved, result.images)]
+    # each picture's caption: its seed, and what saving said of it (not watermarked, blurred
+    # by the output filter); the Generation parameters below stay the plain infotext
+    gallery = [(str(s.path), " · ".join([f"seed {g.seed}", *getattr(g, "notes", ())]))
+               for s, g in zip(outcome.saved, result.images)]
     info = result.images[0].infotext if result.images else ""
     notices = [f"Warning: {w}" for w in result.request.policy_warnings] + [
         f"Note: {n}" for n in result.request.notices]
