@@ -74,6 +74,10 @@ def build_pnginfo_tab(ctx) -> SendSource:
                              elem_id="pnginfo_file")
             preview = gr.Image(label="Preview", type="filepath", interactive=False,
                                elem_id="pnginfo_preview")
+            # SDXL's watermark, the XMP label and the C2PA manifest, read from the file
+            with gr.Accordion("Check image: watermark and provenance", open=True,
+                              elem_id="pnginfo_check"):
+                check = gr.Markdown(NO_CHECK, elem_id="pnginfo_check_report")
         with gr.Column():
             message = gr.Markdown(NO_FILE, elem_id="pnginfo_message")
             table = gr.Dataframe(headers=["Parameter", "Value"], interactive=False, wrap=True,
@@ -88,9 +92,6 @@ def build_pnginfo_tab(ctx) -> SendSource:
 
     upload.change(read, upload, [table, infotext, message, send.payload, preview],
                   api_name="png_info")
-    with gr.Accordion("Check image: watermark and provenance", open=True,
-                      elem_id="pnginfo_check"):
-        check = gr.Markdown(NO_CHECK, elem_id="pnginfo_check_report")
     upload.change(check_report, upload, check, api_name="check_image")
     return send
 
