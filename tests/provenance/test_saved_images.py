@@ -148,8 +148,8 @@ def test_every_pipeline_built_in_the_app_passes_add_watermarker_false():
         ", ".join(missing)
 
 
-def test_api_answers_are_the_marked_files(served_app):
-    ctx, http, _ = served_app
+def test_api_answers_are_the_marked_files(served):
+    ctx, http, _ = served
     r = http.post("/sdapi/v1/txt2img", json={"prompt": "a cat", "seed": 5, "steps": 2,
                                              "width": 256, "height": 256,
                                              "sampler_name": "Euler"})
@@ -177,8 +177,8 @@ def test_api_answers_are_the_marked_files(served_app):
         "not watermarked: under 256 px wide (the SDXL watermark needs room)"]
 
 
-def test_check_image_route(served_app):
-    ctx, http, _ = served_app
+def test_check_image_route(served):
+    ctx, http, _ = served
     from tests.provenance.helpers import textured
 
     marked = wm.embed_watermark(textured(11))
@@ -203,11 +203,11 @@ def test_check_image_route(served_app):
     assert bad.status_code == 400
 
 
-def test_png_info_check_panel(served_app, tmp_path):
+def test_png_info_check_panel(served, tmp_path):
     """The PNG Info tab's "Check image" panel (Gradio endpoint ``/check_image``)."""
     from gradio_client import Client, handle_file
 
-    ctx, _, url = served_app
+    ctx, _, url = served
     from tests.provenance.helpers import textured
 
     path = tmp_path / "marked.png"

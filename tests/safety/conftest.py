@@ -9,7 +9,7 @@ from tests.helpers import free_port
 
 
 @pytest.fixture(scope="module")
-def served_app(tiny_models_dir, tmp_path_factory):
+def served(tiny_models_dir, tmp_path_factory):
     """(ctx, httpx client on the served app's base URL, its base URL)."""
     from webui.app import create_context
     from webui.config import Settings

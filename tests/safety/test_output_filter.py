@@ -16,40 +16,10 @@ from PIL import Image
 from sqlalchemy import inspect
 
 from tests.helpers import small_request
+from tests.safety.detectors import Broken, RedDetector, flag_everything, redness
 from webui.safety import (CONTENT_FILTERED, Detector, Finding, OutputFilter, load_detector)
 
 SEED = 4242
-
-
-def redness(image: Image.Image) -> float:
-    a = np.asarray(image.convert("RGB"), dtype=float)
-    return float(a[..., 0].mean() - a[..., 1:].mean())
-
-
-class RedDetector:
-    """Flags pictures redder than ``above`` (mean red minus mean green/blue)."""
-
-    name = "mean red"
-
-    def __init__(self, above: float = 0.0):
-        self.above = above
-
-    def detect(self, image: Image.Image) -> list[Finding]:
-        if redness(image) <= self.above:
-            return []
-        return [Finding("RED", 0.9, (0, 0, image.width, image.height))]
-
-
-def flag_everything() -> RedDetector:
-    """A factory for ``--safety-checker tests.safety.test_output_filter:flag_everything``."""
-    return RedDetector(above=-1e9)
-
-
-class Broken:
-    name = "broken"
-
-    def detect(self, image):
-        raise RuntimeError("model file missing")
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +101,7 @@ def test_safety_checker_flag_loads_a_detector(tiny_models_dir, tmp_path):
     from webui.app import create_context
     from webui.config import parse_settings
 
-    spec = "tests.safety.test_output_filter:flag_everything"
+    spec = "tests.safety.detectors:flag_everything"
     s = parse_settings(["--safety-checker", spec, "--safety-action", "withhold",
                         "--models-dir", str(tiny_models_dir), "--outputs-dir",
                         str(tmp_path / "out"), "--data-dir", str(tmp_path / "data"),
@@ -149,8 +119,8 @@ def test_safety_checker_flag_loads_a_detector(tiny_models_dir, tmp_path):
         load_detector("not-a-spec")
 
 
-def test_the_apis_say_so(served_app, reds):
-    ctx, http, _ = served_app
+def test_the_apis_say_so(served, reds):
+    ctx, http, _ = served
     values, line = reds
     ctx.store.output_filter = OutputFilter(RedDetector(above=line), "blur")
     try:
