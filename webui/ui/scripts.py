@@ -46,10 +46,10 @@ def script_controls(ctx, tab: str) -> dict:
                 inputs[f"{PREFIX}{slug(script.title)}__{name}"] = comp
             groups.append((script.title, group))
 
-    def show(title):
+    def show_script_args(title):
         return [gr.update(visible=title == t) for t, _ in groups]
 
-    choice.change(show, choice, [g for _, g in groups], api_visibility="private",
+    choice.change(show_script_args, choice, [g for _, g in groups], api_visibility="private",
                   queue=False)
     return inputs
 

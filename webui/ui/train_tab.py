@@ -211,9 +211,9 @@ def build_train_tab(ctx):
             raise gr.Error(str(exc), print_exception=False) from None
         for w in warnings:
             gr.Warning(w, duration=20)
-        return (run_id, *show(run_id, request), gr.Timer(active=True))
+        return (run_id, *show_training(run_id, request), gr.Timer(active=True))
 
-    def show(run_id, request: gr.Request):
+    def show_training(run_id, request: gr.Request):
         who = resolve_caller(ctx, request)
         s = None
         if run_id:
@@ -226,7 +226,7 @@ def build_train_tab(ctx):
         return _status_text(s), _loss_frame(s), pics, _rows(service.list(who))
 
     def tick(run_id, request: gr.Request):
-        out = show(run_id, request)
+        out = show_training(run_id, request)
         who = resolve_caller(ctx, request)
         active = False
         if run_id:
@@ -241,7 +241,7 @@ def build_train_tab(ctx):
             service.stop(int(run_id), resolve_caller(ctx, request))
         except RequestError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        return show(run_id, request)
+        return show_training(run_id, request)
 
     def do_resume(run_id, request: gr.Request):
         if not run_id:
@@ -251,7 +251,7 @@ def build_train_tab(ctx):
             service.resume(int(run_id), resolve_caller(ctx, request))
         except RequestError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        return (*show(run_id, request), gr.Timer(active=True))
+        return (*show_training(run_id, request), gr.Timer(active=True))
 
     shown = [status, plot, samples, table]
     inputs = [files, from_gallery, captions, name, trigger, class_word, base, steps, rank,
@@ -261,7 +261,7 @@ def build_train_tab(ctx):
     timer.tick(tick, job_id, [*shown, timer], api_visibility="private", queue=False)
     stop.click(do_stop, job_id, shown, api_name="train_lora_stop")
     resume.click(do_resume, job_id, [*shown, timer], api_name="train_lora_resume")
-    job_id.submit(show, job_id, shown, api_name="train_lora_status")
+    job_id.submit(show_training, job_id, shown, api_name="train_lora_status")
     def pick_row(evt: gr.SelectData):
         row = getattr(evt, "row_value", None)
         return row[0] if row else None
