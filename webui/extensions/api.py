@@ -48,9 +48,10 @@ class JobView:
     # a selectable script's way to make pictures: runs a request (validated, same device
     # turn, cached models) and returns its GenerationResult
     generate: Callable[..., Any] | None = None
-    # what a script may check its values against before it starts (names only)
-    checkpoint_names: Callable[[], list[str]] = lambda: []
-    sampler_names: Callable[[], list[str]] = lambda: []
+    # what a script may check its values against before it starts (names only); None where
+    # the door offers no list, so a script cannot tell a missing name from an unknown one
+    checkpoint_names: Callable[[], list[str]] | None = None
+    sampler_names: Callable[[], list[str]] | None = None
 
 
 class Script:
