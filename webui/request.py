@@ -26,6 +26,7 @@ from webui.choices import (
     schedule_label,
 )
 from webui.config import Limits
+from webui.controlnet.units import ControlUnit, check_units
 from webui.errors import RequestError  # defined low so that webui.imaging can raise it too
 from webui.policy import PromptPolicy
 from webui.prompting.styles import SHIPPED_STYLES, StyleLibrary, apply_style_texts
@@ -87,6 +88,9 @@ class GenerationRequest:
     hr_upscaler: str = "Latent"
     hr_steps: int = 0  # 0 = same as steps
     hr_denoising_strength: float = 0.7
+    # -- ControlNet / IP-Adapter units (webui.controlnet.units; at most 3): txt2img, img2img,
+    # inpaint
+    control_units: tuple[ControlUnit, ...] = ()
     # -- scripts (webui.extensions): a selectable one that makes the job's pictures (A1111's
     # ``script_name`` / ``script_args``) and always-on ones ({title: args}); the job runner
     # validates the arguments into each script's model before the job queues
@@ -191,6 +195,9 @@ def validate(req: GenerationRequest, limits: Limits,
         raise RequestError("alwayson_scripts must be an object: {\"<script>\": {\"args\": "
                            "[...]}}")
     out["alwayson_scripts"] = dict(req.alwayson_scripts or {})
+    out["control_units"] = check_units(req.control_units, req.mode, limits.max_image_pixels)
+    if out["control_units"] and req.mode == "outpaint":
+        raise RequestError("ControlNet units work in txt2img, img2img and inpaint, not outpaint")
     req = replace(req, **out)
     req = replace(req, **_mode_fields(req, limits, styles, upscalers))
     if policy is not None:
