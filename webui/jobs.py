@@ -124,7 +124,8 @@ class JobRunner:
         req = validate(req, self.limits, self.styles, self.policy,
                        owner=caller.owner or "local",
                        upscalers=getattr(self.manager, "upscalers", None),
-                       samplers=getattr(self.manager, "extra_samplers", None))
+                       samplers=getattr(self.manager, "extra_samplers", None),
+                       controls=self.manager)  # ControlNet units' model/module names
         if self.extensions is not None:
             req = self.extensions.prepare(req)
         elif req.script or req.alwayson_scripts:

@@ -26,6 +26,7 @@ from webui.choices import (
     schedule_label,
 )
 from webui.config import Limits
+from webui.controlnet.names import resolve_unit_names
 from webui.controlnet.units import ControlUnit, check_units
 from webui.errors import RequestError  # defined low so that webui.imaging can raise it too
 from webui.policy import PromptPolicy
@@ -138,14 +139,15 @@ def as_float(name: str, value) -> float:
 def validate(req: GenerationRequest, limits: Limits,
              styles: StyleLibrary | None = None, policy: PromptPolicy | None = None, *,
              owner: str = "local", door: str | None = None,
-             upscalers=None, samplers=None) -> GenerationRequest:
+             upscalers=None, samplers=None, controls=None) -> GenerationRequest:
     """Check ``req`` and return a new, normalised request (``req`` is left as it was);
     raise ``RequestError`` with a clear message. Style names are checked against ``styles``
     (the app's styles file; None: the shipped presets) and resolved into ``style_texts``;
     what was adjusted on the way (e.g. a resized mask) is said in ``notices``. Last, the
     styled prompt goes through ``policy`` (``check_prompt``) for ``owner`` at ``door``.
     ``upscalers``: the app's upscaler registry (hires fix upscaler names; None: the built-in
-    resizers only)."""
+    resizers only). ``controls``: the model manager, against which ControlNet units' model and
+    preprocessor names are checked and made canonical (None: their values only)."""
     if req.prompt is None or not isinstance(req.prompt, str):
         raise RequestError("prompt must be text")
     negative = req.negative_prompt or ""
@@ -198,6 +200,8 @@ def validate(req: GenerationRequest, limits: Limits,
     out["control_units"] = check_units(req.control_units, req.mode, limits.max_image_pixels)
     if out["control_units"] and req.mode == "outpaint":
         raise RequestError("ControlNet units work in txt2img, img2img and inpaint, not outpaint")
+    if controls is not None and out["control_units"]:
+        out["control_units"] = resolve_unit_names(out["control_units"], controls)
     req = replace(req, **out)
     req = replace(req, **_mode_fields(req, limits, styles, upscalers))
     if policy is not None:

@@ -3,11 +3,18 @@
 models folder (depth) and from extensions (``register_preprocessor``).
 
 A preprocessor is a function ``fn(image, resolution, threshold_a, threshold_b) -> image``:
-RGB in, RGB out, thresholds of -1 meaning "its default".
+RGB in, RGB out, thresholds of -1 meaning "its default". An extension's function may take
+fewer of them, by those names (or ``**params``), and may answer a numpy array.
+
+IP-Adapter units name no preprocessor of these: their image goes to the image encoder as it
+is, and their module is one of ``IP_ADAPTER_MODULES`` (any ``ip-adapter*`` name), as
+sd-webui-controlnet names it.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -16,7 +23,17 @@ from PIL import Image
 
 from webui.errors import RequestError
 
+log = logging.getLogger(__name__)
+
 Preprocessor = Callable[[Image.Image, int, float, float], Image.Image]
+
+#: IP-Adapter "modules" as the extension lists them (any ``ip-adapter*`` name is taken)
+IP_ADAPTER_MODULES = ("ip-adapter-auto", "ip-adapter_clip_g", "ip-adapter_clip_h")
+
+
+def is_ip_adapter_module(name) -> bool:
+    return isinstance(name, str) and name.strip().lower().startswith("ip-adapter")
+
 
 #: sd-webui-controlnet's defaults for canny's two thresholds
 CANNY_LOW, CANNY_HIGH = 100, 200
@@ -55,6 +72,27 @@ def canny(image: Image.Image, resolution: int = 512, threshold_a: float = -1,
 
 BUILT_IN: dict[str, Preprocessor] = {"none": none, "canny": canny}
 
+#: what the UI and ``/controlnet/module_list`` show of each preprocessor: its control type
+#: (sd-webui-controlnet's tag) and its sliders (resolution, threshold a, threshold b)
+RESOLUTION = {"name": "Resolution", "value": 512, "min": 64, "max": 2048, "step": 8}
+DETAILS: dict[str, dict] = {
+    "none": {"tag": None, "sliders": []},
+    "canny": {"tag": "Canny", "sliders": [
+        RESOLUTION,
+        {"name": "Low Threshold", "value": CANNY_LOW, "min": 1, "max": 255, "step": 1},
+        {"name": "High Threshold", "value": CANNY_HIGH, "min": 1, "max": 255, "step": 1}]},
+    "depth": {"tag": "Depth", "sliders": [RESOLUTION]},
+}
+
+
+def detail(name: str) -> dict:
+    """{"tag": control type or None, "sliders": [...]} of a preprocessor (an extension's
+    one: its resolution slider, no control type)."""
+    if is_ip_adapter_module(name):
+        return {"tag": "IP-Adapter", "sliders": []}
+    return DETAILS.get(name, {"tag": None, "sliders": [RESOLUTION]})
+
+
 
 @dataclass
 class Preprocessors:
@@ -85,9 +123,55 @@ class Preprocessors:
 
     def run(self, name: str, image: Image.Image, resolution: int = 512,
             threshold_a: float = -1, threshold_b: float = -1) -> Image.Image:
-        """The control map of ``image`` by preprocessor ``name``."""
-        fn = self.table()[self.canonical(name)]
-        return fn(image, resolution, threshold_a, threshold_b).convert("RGB")
+        """The control map of ``image`` by preprocessor ``name``. An extension's or a
+        model's failure is a ``RequestError`` naming the preprocessor (logged in full)."""
+        name = self.canonical(name)
+        fn = self.table()[name]
+        if name in BUILT_IN:
+            return fn(image, resolution, threshold_a, threshold_b).convert("RGB")
+        try:
+            return as_picture(call(fn, image, resolution, threshold_a, threshold_b))
+        except RequestError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - someone else's code: say which failed
+            log.exception("preprocessor %r failed", name)
+            raise RequestError(f"preprocessor {name!r} failed: {exc}") from None
+
+
+def call(fn, image: Image.Image, resolution: int, threshold_a: float, threshold_b: float):
+    """``fn`` called with the parameters it takes: by name when it names them (or takes
+    ``**params``), else the first ones by position."""
+    params = {"resolution": resolution, "threshold_a": threshold_a, "threshold_b": threshold_b}
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: the full call
+        return fn(image, resolution, threshold_a, threshold_b)
+    kinds = [p.kind for p in signature.parameters.values()]
+    if inspect.Parameter.VAR_KEYWORD in kinds:
+        return fn(image, **params)
+    named = {k: v for k, v in params.items() if k in signature.parameters}
+    if named:
+        return fn(image, **named)
+    positional = [p for p in signature.parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        return fn(image, *params.values())
+    return fn(image, *list(params.values())[:max(0, len(positional) - 1)])
+
+
+def as_picture(value) -> Image.Image:
+    """A preprocessor's answer (a PIL image or an HxW / HxWxC uint8-like array) as RGB."""
+    if isinstance(value, Image.Image):
+        return value.convert("RGB")
+    array = np.asarray(value)
+    if array.ndim not in (2, 3) or array.size == 0:
+        raise RequestError(f"a preprocessor answered no picture (an array of shape "
+                           f"{array.shape})")
+    if array.dtype != np.uint8:
+        array = np.clip(array, 0, 255).astype(np.uint8)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    return Image.fromarray(np.ascontiguousarray(array)).convert("RGB")
 
 
 def with_sources(sources: Iterable[Callable[[], dict]]) -> Preprocessors:
