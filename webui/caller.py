@@ -40,7 +40,8 @@ ANONYMOUS = ":anonymous"
 #: job key of the local user's jobs started without a browser session (in-process calls)
 LOCAL = "local"
 #: the HTTP API's paths; every other HTTP path is the browser's
-API_PREFIXES = ("/sdapi/", "/v1/", "/ext/")  # /ext/<name>/: extensions' routes
+#: /ext/<name>/: extensions' routes; /controlnet/: sd-webui-controlnet's (webui.api.controlnet)
+API_PREFIXES = ("/sdapi/", "/v1/", "/ext/", "/controlnet/")
 VISITOR_COOKIE = "webui-visitor"
 
 

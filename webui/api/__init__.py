@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from webui.api.a1111 import a1111_router
 from webui.api.a1111_extras import extras_router
 from webui.api.a1111_lists import lists_router
+from webui.api.controlnet import controlnet_router
 from webui.api.common import ApiError, BodyLimitMiddleware, error_body, is_stability_path
 from webui.api.options import ApiOptions
 from webui.api.provenance import provenance_router
@@ -110,6 +111,7 @@ def install_api(app: FastAPI, ctx) -> ApiOptions:
     app.include_router(extras_router(ctx, options))
     app.include_router(stability_router(ctx, options))
     app.include_router(training_router(ctx))
+    app.include_router(controlnet_router(ctx))  # sd-webui-controlnet's /controlnet/*
     app.include_router(provenance_router(ctx))  # /sdapi/v1/check-image
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)

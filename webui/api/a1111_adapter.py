@@ -12,6 +12,7 @@ from webui import __version__
 from webui.api.a1111_models import Img2ImgRequest, Txt2ImgRequest, _Processing
 from webui.api.catalog import resolve_checkpoint
 from webui.api.common import ApiError, decode_image
+from webui.api.controlnet_payload import split_controlnet
 from webui.choices import SAMPLERS, SCHEDULE_TYPES, split_sampler_name
 from webui.metadata.infotext import parse_infotext
 from webui.request import GenerationRequest, RequestError
@@ -103,6 +104,8 @@ def _common(body: _Processing, options) -> dict:
         refiner = resolve_checkpoint(options.ctx.manager, refiner, refiner=True).name
     else:
         refiner = None
+    # sd-webui-controlnet's units ride in alwayson_scripts: they become the request's own
+    controlnet = split_controlnet(body.alwayson_scripts)
     if overrides and body.override_settings_restore_afterwards is False:
         options.update(overrides)  # A1111 keeps such overrides as the new settings
     return dict(
@@ -118,8 +121,10 @@ def _common(body: _Processing, options) -> dict:
         # scripts (webui.extensions): the job runner checks them against their models
         script=(body.script_name or "").strip() or None,
         script_args=list(body.script_args or []),
-        alwayson_scripts=dict(body.alwayson_scripts or {}),
-        extra={"api": "a1111"},
+        alwayson_scripts=dict(controlnet.others or {}),
+        control_units=controlnet.units,
+        extra={"api": "a1111", **({"controlnet_maps": list(controlnet.return_maps)}
+                                  if controlnet.units else {})},
     )
 
 
@@ -192,7 +197,10 @@ def info_json(result, req: GenerationRequest) -> str:
         "seed_resize_from_h": -1,
         "denoising_strength": req.denoising_strength if req.mode != "txt2img" else (
             req.hr_denoising_strength if req.enable_hr else None),
-        "extra_generation_params": {}, "index_of_first_image": 0,
+        # the ControlNet units, as the extension adds them ("ControlNet 0": "Module: ...")
+        "extra_generation_params": {k: v for k, v in first["params"].items()
+                                    if k.startswith("ControlNet ")},
+        "index_of_first_image": 0,
         "infotexts": [g.infotext for g in result.images], "styles": list(req.styles),
         "job_timestamp": datetime.now().strftime("%Y%m%d%H%M%S"), "clip_skip": req.clip_skip,
         "is_using_inpainting_conditioning": False, "version": f"sdxl-webui {__version__}",

@@ -24,7 +24,8 @@ from webui.auth import AuthConfigError, Users, load_users
 
 log = logging.getLogger(__name__)
 
-GUARDED_PREFIXES = ("/sdapi/", "/v1/", "/ext/", "/docs", "/openapi.json", "/redoc")
+GUARDED_PREFIXES = ("/sdapi/", "/v1/", "/ext/", "/controlnet/", "/docs", "/openapi.json",
+                    "/redoc")
 
 
 def _key_id(key: str) -> str:
