@@ -73,7 +73,7 @@ def create_context(settings: Settings) -> AppContext:
     """Create folders, open (and migrate) the database, set up the manager. Loads no model."""
     settings.outputs_dir.mkdir(parents=True, exist_ok=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    for sub in ("Stable-diffusion", "Lora", "VAE", "ESRGAN"):
+    for sub in ("Stable-diffusion", "Lora", "VAE", "ESRGAN", "ControlNet", "ipadapter"):
         (settings.models_dir / sub).mkdir(parents=True, exist_ok=True)
     engine = open_database(settings.db_url)
     registry = ModelRegistry(settings.checkpoints_dir, settings.models_dir / "Lora",

@@ -32,6 +32,7 @@ class JobModels:
     vae: str | None = None
     loras: tuple[tuple[str, float], ...] = ()
     make_scheduler: Callable[[dict], Any] | None = None
+    controls: tuple[str, ...] = ()  # ControlNet / IP-Adapter models of the job's units
 
     def __post_init__(self):
         bad = [m for m in self.modes if m not in MODES]
@@ -50,6 +51,8 @@ class JobBundle:
     refiner_pipe: Any = None
     loras: list = field(default_factory=list)  # [(ModelInfo, weight)]
     params: dict = field(default_factory=dict)  # infotext keys naming the models
+    controls: list = field(default_factory=list)  # LoadedControl per unit, in unit order
+    image_encoder: Any = None  # the CLIP image encoder when a unit is an IP-Adapter
 
     @property
     def pipe(self):
@@ -74,4 +77,8 @@ class JobBundle:
                 m = getattr(pipe, name, None)
                 if m is not None and all(m is not o for o in out):
                     out.append(m)
+        extra = [c.module for c in self.controls] + [self.image_encoder]
+        for m in extra:
+            if m is not None and all(m is not o for o in out):
+                out.append(m)
         return out

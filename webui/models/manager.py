@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from webui.models import adapters
+from webui.controlnet.preprocess import Preprocessors
+from webui.errors import RequestError
+from webui.models import adapters, control
 from webui.models.bundle import JobBundle, JobModels
 from webui.models.loader import (ModelLoadError, load_pipeline, load_vae, resolve_device,
                                  resolve_dtype)
@@ -92,6 +94,26 @@ class LoadedModel:
         view = cls(**parts, **config)
         view.set_progress_bar_config(disable=True)
         return view
+
+
+@dataclass
+class LoadedControl:
+    """A ControlNet (a torch module, placed like a UNet), an IP-Adapter (its state dict,
+    loaded into the job's UNet per job) or the CLIP image encoder, resident in RAM."""
+
+    label: str  # the model's name (the encoder: "image encoder <folder>")
+    kind: str  # controlnet, controlnet-union, ip-adapter, image-encoder
+    model: object
+    short_hash: str = ""
+    nbytes: int = 0
+
+    @property
+    def title(self) -> str:
+        return f"{self.label} [{self.short_hash}]"
+
+    @property
+    def module(self):
+        return self.model if isinstance(self.model, torch.nn.Module) else None
 
 
 def _key(info: ModelInfo) -> str:
@@ -178,6 +200,13 @@ class ModelManager:
         self.offered: tuple[str, ...] | None = None
         self._lock = threading.RLock()
         self.loads_from_disk = 0  # how many times a checkpoint file was read (tests, bench)
+        # ControlNets, IP-Adapters and the CLIP image encoder: key -> LoadedControl, LRU
+        self._controls: OrderedDict[str, LoadedControl] = OrderedDict()
+        self.control_loads_from_disk = 0  # ControlNet/IP-Adapter/encoder reads
+        self._used: dict[str, int] = {}  # cache key -> last use (one LRU over both caches)
+        self._tick = 0
+        # what turns a unit's image into its control map (extensions add more)
+        self.preprocessors = Preprocessors()
 
     def _choose_offload(self, offload: str) -> str:
         """``auto``: no offload when the GPU has room for base + refiner, model offload with
@@ -215,6 +244,38 @@ class ModelManager:
 
     def vae_names(self) -> list[str]:
         return [m.name for m in self.registry.vaes()]
+
+    # -- ControlNet / IP-Adapter models ---------------------------------------------------------
+    def control_models(self) -> list[control.ControlModel]:
+        """The usable ControlNets (plain and union) and IP-Adapters, by name, each with its
+        short hash, ``kind`` and ``title`` (``name [hash]``). Unusable files (SD 1.5, other
+        layouts) are left out here and shown with their reason in the Models tab."""
+        return [control.ControlModel(i, self.registry.short_hash(i))
+                for i in self.registry.control_scan()
+                if i.kind in control.CONTROL_KINDS and not i.problem]
+
+    def resolve_control_model(self, name: str) -> control.ControlModel:
+        """The model a unit names: ``name [hash]`` or the bare name, any case, with or
+        without its extension. ``RequestError`` naming the choices (or the reason a file
+        of that name is refused)."""
+        if not isinstance(name, str) or not name.strip():
+            raise RequestError("a unit must name a ControlNet or IP-Adapter model")
+        for info in self.registry.control_scan():
+            if control.matches(info, name.strip()):
+                if info.problem or info.kind not in control.CONTROL_KINDS:
+                    raise RequestError(f"ControlNet model {info.name!r} cannot be used: "
+                                       f"{info.problem or info.kind}")
+                return control.ControlModel(info, self.registry.short_hash(info))
+        titles = [m.title for m in self.control_models()]
+        raise RequestError(
+            f"unknown ControlNet/IP-Adapter model {name!r}; choose one of: "
+            f"{', '.join(titles)}" if titles else
+            f"unknown ControlNet/IP-Adapter model {name!r}: none is installed; put SDXL "
+            f"ControlNets in {self.registry.control_dir.resolve()} and IP-Adapters in "
+            f"{self.registry.ipadapter_dir.resolve()}")
+
+    def cached_control_names(self) -> list[str]:
+        return [lc.label for lc in self._controls.values()]
 
     def native_size(self, checkpoint: str | None) -> int:
         """The square size (pixels) ``checkpoint`` draws best at, from its configs without
@@ -265,14 +326,20 @@ class ModelManager:
         """
         with self._lock:
             bundle = self._assemble(job)
-            modules = bundle.modules()
-            with self.placer.use(modules):
-                release = self._enable_offload(bundle)
-                try:
-                    yield bundle
-                finally:
-                    release()
-                    self._empty_device_cache()
+            restore = self._attach_ip_adapters(bundle)
+            try:
+                modules = bundle.modules()
+                with self.placer.use(modules):
+                    release = self._enable_offload(bundle)
+                    try:
+                        yield bundle
+                    finally:
+                        release()
+                        self._empty_device_cache()
+            finally:
+                if restore is not None:
+                    with self.placer.off_device(bundle.base.pipe.unet):
+                        restore()
 
     def _assemble(self, job: JobModels) -> JobBundle:
         # the app's checkpoint choice (webui.checkpoint_choice) names it before a job gets here
@@ -313,6 +380,13 @@ class ModelManager:
 
         pipes = {mode: base.view(mode, vae=vae, **scheduler(base)) for mode in job.modes}
         bundle = JobBundle(base, pipes, vae, loras=lora_infos, params=params)
+        bundle.controls = [self._get_control(self.resolve_control_model(n), keep)
+                           for n in job.controls]
+        if any(c.kind == control.IP_ADAPTER for c in bundle.controls):
+            bundle.image_encoder = self._image_encoder(keep).model
+        for key in [_key(info)] + [k for k, c in self._controls.items()
+                                   if any(c is b for b in bundle.controls)]:
+            self._touch(key)
         if refiner is not None:
             bundle.refiner = refiner
             bundle.refiner_pipe = refiner.view("img2img", vae=vae, **scheduler(refiner))
@@ -321,11 +395,80 @@ class ModelManager:
         log.debug("job bundle: %s for %s", info.name, main)
         return bundle
 
+    def _touch(self, key: str) -> None:
+        self._tick += 1
+        self._used[key] = self._tick
+
+    def _get_control(self, model: control.ControlModel, keep: set[str]) -> LoadedControl:
+        """A ControlNet or IP-Adapter from the RAM cache, read from disk only when absent.
+        ``keep`` gains its key (the job's models are never evicted for each other)."""
+        key = "control:" + str(model.path.resolve())
+        keep.add(key)
+        lc = self._controls.get(key)
+        if lc is None:
+            log.info("loading %s %s from %s", model.kind, model.name, model.path)
+            loaded = control.load_control_model(model.info, self.dtype)
+            self.control_loads_from_disk += 1
+            lc = LoadedControl(model.name, model.kind, loaded, model.hash)
+            self._hold(key, lc, keep)
+        self._controls.move_to_end(key)
+        self._touch(key)
+        return lc
+
+    def _image_encoder(self, keep: set[str]) -> LoadedControl:
+        folder = control.find_image_encoder(self.registry.ipadapter_dir,
+                                            self.registry.clip_vision_dir)
+        if folder is None:
+            raise RequestError(
+                "IP-Adapter needs its CLIP image encoder: put the transformers "
+                "CLIPVisionModelWithProjection folder (config.json + model.safetensors) at "
+                f"{(self.registry.ipadapter_dir / 'image_encoder').resolve()}")
+        key = "image-encoder:" + str(folder.resolve())
+        keep.add(key)
+        lc = self._controls.get(key)
+        if lc is None:
+            encoder = control.load_image_encoder(folder, self.dtype)
+            self.control_loads_from_disk += 1
+            lc = LoadedControl(f"image encoder {folder.name}", "image-encoder", encoder)
+            self._hold(key, lc, keep)
+        self._controls.move_to_end(key)
+        self._touch(key)
+        return lc
+
+    def _hold(self, key: str, lc: LoadedControl, keep: set[str]) -> None:
+        if lc.module is not None:
+            lc.nbytes = module_bytes(lc.module)
+            self.placer.track(lc.module, key, lc.label)
+        else:  # an IP-Adapter state dict: RAM only, it rides into the UNet per job
+            lc.nbytes = sum(t.numel() * t.element_size() for part in lc.model.values()
+                            for t in part.values())
+        self._controls[key] = lc
+        self._touch(key)
+        self._evict(keep | {key})
+
+    def _attach_ip_adapters(self, bundle: JobBundle):
+        """Load the job's IP-Adapters into the base UNet (taken off the device for it, as
+        LoRAs are); returns the call that removes them after the job, or None."""
+        ips = [c for c in bundle.controls if c.kind == control.IP_ADAPTER]
+        if not ips:
+            return None
+        unet = bundle.base.pipe.unet
+        want = unet.config.cross_attention_dim
+        for c in ips:
+            have = control.ip_cross_dim(c.model)
+            if have is not None and have != want:
+                raise RequestError(f"IP-Adapter {c.label} is made for a cross-attention "
+                                   f"width of {have}, this checkpoint's UNet has {want}")
+        with self.placer.off_device(unet):
+            return control.attach_ip_adapters(unet, [c.model for c in ips],
+                                              next(unet.parameters()).dtype)
+
     def _get(self, info: ModelInfo, keep: set[str]) -> LoadedModel:
         key = _key(info)
         lm = self._cache.get(key)
         if lm is not None:
             self._cache.move_to_end(key)
+            self._touch(key)
             return lm
         log.info("loading checkpoint %s from %s", info.name, info.path)
         pipe = load_pipeline(info, self.dtype)  # raises before anything changes
@@ -338,6 +481,7 @@ class ModelManager:
         for name, module in lm.modules():
             self.placer.track(module, key, f"{info.name}.{name}")
         self._cache[key] = lm
+        self._touch(key)
         self._evict(keep | {key})
         return lm
 
@@ -362,20 +506,33 @@ class ModelManager:
         return added, new
 
     def _evict(self, keep: set[str]) -> None:
-        """Drop least-recently-used checkpoints beyond the RAM budget (never ``keep``)."""
-        def over() -> bool:
-            if self.max_count is not None and len(self._cache) > self.max_count:
-                return True
-            if self.max_bytes is not None:
-                return sum(lm.nbytes for lm in self._cache.values()) > self.max_bytes
-            return False
+        """Drop least-recently-used models beyond the RAM budget (never ``keep``). A size
+        budget counts checkpoints, ControlNets and IP-Adapters together (one LRU); a count
+        budget counts checkpoints only (it is "keep N checkpoints")."""
+        def over_count() -> bool:
+            return self.max_count is not None and len(self._cache) > self.max_count
 
-        while over():
-            key = next((k for k in self._cache if k not in keep), None)
-            if key is None:
+        def over_bytes() -> bool:
+            return self.max_bytes is not None and (
+                sum(lm.nbytes for lm in self._cache.values())
+                + sum(lc.nbytes for lc in self._controls.values())) > self.max_bytes
+
+        while over_count() or over_bytes():
+            pool = list(self._cache) if over_count() else \
+                list(self._cache) + list(self._controls)
+            victims = sorted((k for k in pool if k not in keep),
+                             key=lambda k: self._used.get(k, 0))
+            if not victims:
                 break
-            lm = self._cache.pop(key)
+            key = victims[0]
+            self._used.pop(key, None)
             self.placer.forget(key)
+            if key in self._controls:
+                lc = self._controls.pop(key)
+                log.info("evicting %s from the RAM cache", lc.label)
+                del lc
+                continue
+            lm = self._cache.pop(key)
             if self._current is lm:
                 self._current = None
             log.info("evicting %s from the RAM cache", lm.info.name)
@@ -421,10 +578,12 @@ class ModelManager:
         with self._lock:
             for key in list(self._cache):
                 self.placer.forget(key)
-            for key in list(self._vaes):
+            for key in list(self._vaes) + list(self._controls):
                 self.placer.forget(key)
             self._cache.clear()
             self._vaes.clear()
+            self._controls.clear()
+            self._used.clear()
             self._current = None
             gc.collect()
             self._empty_device_cache()

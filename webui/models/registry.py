@@ -244,6 +244,10 @@ class ModelRegistry:
         self.root = Path(checkpoints_dir)
         self.lora_dir = Path(lora_dir) if lora_dir else self.root.parent / "Lora"
         self.vae_dir = Path(vae_dir) if vae_dir else self.root.parent / "VAE"
+        # ControlNets and IP-Adapters (webui.models.control), beside the checkpoints
+        self.control_dir = self.root.parent / "ControlNet"
+        self.ipadapter_dir = self.root.parent / "ipadapter"
+        self.clip_vision_dir = self.root.parent / "clip_vision"
         self.hashes = hash_cache or HashCache()
         self._classified: dict[tuple, ModelInfo] = {}
         self._native: dict[tuple, int] = {}
@@ -256,7 +260,12 @@ class ModelRegistry:
     def scan_all(self) -> list[ModelInfo]:
         """Checkpoints, LoRAs and VAEs."""
         return (self.scan() + self._scan_folder(self.lora_dir, "Lora")
-                + self._scan_folder(self.vae_dir, "VAE"))
+                + self._scan_folder(self.vae_dir, "VAE") + self.control_scan())
+
+    def control_scan(self) -> list[ModelInfo]:
+        """Everything in ``ControlNet/`` and ``ipadapter/`` (usable or not: ``problem``)."""
+        return (self._scan_folder(self.control_dir, "ControlNet")
+                + self._scan_folder(self.ipadapter_dir, "ipadapter"))
 
     def loras(self) -> list[ModelInfo]:
         return [m for m in self._scan_folder(self.lora_dir, "Lora") if m.kind == LORA]
@@ -272,22 +281,27 @@ class ModelRegistry:
         for index in root.rglob("model_index.json"):
             if index.parent.suffix != ".config":
                 diffusers_dirs.append(index.parent)
-        if folder == "VAE":  # a diffusers VAE folder: config.json of an AutoencoderKL
+        if folder in ("VAE", "ControlNet"):  # diffusers model folders: a config.json
+            wanted = "AutoencoderKL" if folder == "VAE" else "ControlNet"
             for cfg in root.rglob("config.json"):
                 if cfg.parent.suffix == ".config":
                     continue
                 try:
-                    if "AutoencoderKL" in json.loads(cfg.read_text()).get("_class_name", ""):
+                    if wanted in json.loads(cfg.read_text()).get("_class_name", ""):
                         diffusers_dirs.append(cfg.parent)
                 except (OSError, ValueError):
                     continue
+        # a folder with its own config.json (the IP-Adapter image encoder, a ControlNet
+        # folder of another kind) is one model, never a pile of single files
+        config_dirs = {c.parent for c in root.rglob("config.json")} \
+            if folder in ("ControlNet", "ipadapter") else set()
         for d in sorted(set(diffusers_dirs)):
             found.append(self._info(d, root, folder, "diffusers"))
         for f in sorted(root.rglob("*")):
             if not f.is_file() or f.suffix.lower() not in PICKLE_SUFFIXES | {".safetensors"}:
                 continue
             if any(p in diffusers_dirs or p.suffix == ".config" or p.name in _COMPONENT_DIRS
-                   for p in f.parents):
+                   or p in config_dirs for p in f.parents):
                 continue  # part of a diffusers folder or a config folder
             fmt = "single-file" if f.suffix.lower() == ".safetensors" else "pickle"
             found.append(self._info(f, root, folder, fmt))
@@ -306,6 +320,18 @@ class ModelRegistry:
     @staticmethod
     def _classify(path: Path, folder: str, fmt: str) -> tuple[str, str, str]:
         """(kind, detail, problem) of a model from its configs or its file header."""
+        if folder in ("ControlNet", "ipadapter"):
+            from webui.models.control import classify_control_file, classify_control_folder
+
+            if fmt == "diffusers":
+                kind, problem = classify_control_folder(path)
+            elif path.suffix.lower() == ".bin" and folder == "ipadapter":
+                kind, problem = classify_control_file(path)  # weights_only: runs no code
+            elif fmt == "pickle":
+                return PICKLE, "", "pickle files can run code when loaded; convert to .safetensors"
+            else:
+                kind, problem = classify_control_file(path)
+            return kind, "", problem
         if fmt == "pickle":
             return PICKLE, "", "pickle files can run code when loaded; convert to .safetensors"
         if fmt == "diffusers":
@@ -334,14 +360,17 @@ class ModelRegistry:
     def get(self, name: str, folder: str = "Stable-diffusion") -> ModelInfo:
         """The model called ``name`` (its name, title, file name or path)."""
         pool = {"Stable-diffusion": self.scan, "Lora": lambda: self._scan_folder(
-            self.lora_dir, "Lora"), "VAE": lambda: self._scan_folder(self.vae_dir, "VAE")}[folder]()
+            self.lora_dir, "Lora"), "VAE": lambda: self._scan_folder(self.vae_dir, "VAE"),
+            "ControlNet": self.control_scan}[folder]()
         for info in pool:
             if name in (info.name, info.path.name, str(info.path), info.path.stem):
                 return info
         if folder == "Stable-diffusion" and is_hub_id(name):
             return hub_model(name)
-        where = {"Stable-diffusion": self.root, "Lora": self.lora_dir, "VAE": self.vae_dir}[folder]
-        what = {"Stable-diffusion": "checkpoint", "Lora": "LoRA", "VAE": "VAE"}[folder]
+        where = {"Stable-diffusion": self.root, "Lora": self.lora_dir, "VAE": self.vae_dir,
+                 "ControlNet": self.control_dir}[folder]
+        what = {"Stable-diffusion": "checkpoint", "Lora": "LoRA", "VAE": "VAE",
+                "ControlNet": "ControlNet or IP-Adapter"}[folder]
         raise ModelNotFound(
             f"{what} {name!r} not found in {where.resolve()}; put it there "
             "(a diffusers folder or a .safetensors file) and press Refresh")

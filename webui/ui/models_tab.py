@@ -13,6 +13,7 @@ def model_rows(ctx, with_hashes: bool = True) -> list[list]:
     that cannot load (truncated, unreadable, pickle) says why in Problem and gets no hash."""
     manager = ctx.manager
     cached = set(manager.cached_names())
+    cached_controls = set(getattr(manager, "cached_control_names", list)())
     rows = []
     for m in manager.registry.scan_all():
         if not with_hashes or m.problem or m.kind == "pickle (refused)":
@@ -23,7 +24,9 @@ def model_rows(ctx, with_hashes: bool = True) -> list[list]:
             h = manager.registry.short_hash(m)
         kind = f"{m.kind} ({m.detail})" if m.detail else m.kind  # e.g. lora (kohya)
         rows.append([m.name, m.folder, kind, m.format, round(m.size_bytes / 2**20, 1), h,
-                     "yes" if m.name in cached and m.folder == "Stable-diffusion" else "",
+                     "yes" if (m.name in cached and m.folder == "Stable-diffusion") or (
+                         m.name in cached_controls and m.folder in ("ControlNet", "ipadapter"))
+                     else "",
                      m.problem])
     return rows
 
@@ -33,7 +36,7 @@ def build_models_tab(ctx):
     with gr.Row():
         refresh = gr.Button("Refresh", scale=0, min_width=100, elem_id="models_refresh")
         gr.Markdown(f"Models folder: `{ctx.settings.models_dir.resolve()}` "
-                    "(`Stable-diffusion/`, `Lora/`, `VAE/`). Types are read from the files' "
+                    "(`Stable-diffusion/`, `Lora/`, `VAE/`, `ControlNet/`, `ipadapter/`). Types are read from the files' "
                     "tensors, not their names; pickle files (.ckpt/.pt/.bin) are listed but "
                     "never loaded.")
     table = gr.Dataframe(headers=HEADERS, value=None, interactive=False,
