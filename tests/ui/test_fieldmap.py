@@ -14,6 +14,7 @@ from webui.request import GenerationRequest
 from webui.ui.fieldmap import (ALIASES, REQUEST_FIELDS, TabParts, request_field,
                                request_from, request_handler)
 from webui.ui.layout import MODE_TABS
+from webui.ui.controlnet_ui import FIELDS as CONTROLNET_FIELDS, PREFIX as CONTROLNET_PREFIX
 from webui.ui.scripts import PREFIX as SCRIPT_PREFIX
 from webui.ui.sendto import FIELD_FALLBACKS, FIELD_NAMES
 
@@ -52,8 +53,14 @@ def test_every_map_key_names_a_request_field(tabs, ctx):
     for mode, parts in built.items():
         assert isinstance(parts, TabParts)
         # the Script accordion's keywords come last: "script", then one per argument of
-        # each script (collected into script_args)
+        # each script (collected into script_args), then the ControlNet accordion's
+        # (controlnet__<unit>__<field>, collected into control_units)
         keys = list(parts.inputs)
+        controlnet = [k for k in keys if k.startswith(CONTROLNET_PREFIX)]
+        assert controlnet == ([f"{CONTROLNET_PREFIX}{i}__{f}" for i in range(3)
+                               for f in CONTROLNET_FIELDS] if mode != "outpaint" else [])
+        assert keys[len(keys) - len(controlnet):] == controlnet
+        keys = keys[:len(keys) - len(controlnet)]
         documented, scripted = keys[:keys.index("script")], keys[keys.index("script") + 1:]
         unknown = [n for n in documented if request_field(n) not in REQUEST_FIELDS]
         assert not unknown, f"{mode}: {unknown} name no GenerationRequest field"

@@ -22,6 +22,7 @@ from typing import Callable
 import gradio as gr
 
 from webui.request import GenerationRequest
+from webui.ui.controlnet_ui import collect_control_units
 from webui.ui.image_modes import read_upload
 from webui.ui.ranges import warn_on_sliders
 from webui.ui.scripts import collect_script_args
@@ -134,6 +135,7 @@ def request_handler(ctx, mode: str, inputs: dict, run: Callable, doc: str,
         values = dict(bound.arguments)
         request, progress = values.pop("request"), values.pop("progress")
         values = collect_script_args(values)  # the Script accordion's keywords, if any
+        values = collect_control_units(ctx, values)  # the ControlNet accordion's
         if adapt is not None:
             values = adapt(values)
         yield from run(ctx, request_from(ctx, mode, values), request, progress)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import gradio as gr
 
 from webui.choices import RESIZE_MODES
+from webui.ui.controlnet_ui import controlnet_controls
 from webui.ui.scripts import script_controls
 from webui.ui.fieldmap import (TabParts, common_inputs, model_inputs, request_handler,
                                wire_generate)
-from webui.ui.image_modes import check_uploads, readable_uploads
+from webui.ui.image_modes import check_uploads, read_upload, readable_uploads
 from webui.ui.sendto import result_source, send_fields
 from webui.ui.widgets import common_controls, output_panel, stream_for_caller, tab_header
 
@@ -31,6 +32,8 @@ def build_img2img_tab(ctx) -> TabParts:
             denoise = gr.Slider(0, 1, value=0.75, step=0.01, label="Denoising strength",
                                 elem_id="img2img_denoising_strength")
             controls = common_controls(ctx, "img2img")
+            controlnet = controlnet_controls(
+                ctx, "img2img", (image, lambda v: read_upload(ctx, v, "image")))
             scripts = script_controls(ctx, "img2img")
         with gr.Column():
             out = output_panel("img2img")
@@ -40,7 +43,7 @@ def build_img2img_tab(ctx) -> TabParts:
     inputs = {"prompt": box.prompt, "image": image, "negative_prompt": box.negative,
               **common_inputs(controls), "denoising_strength": denoise,
               "resize_mode": resize_mode, "styles": box.styles, "model": controls.model,
-              **model_inputs(controls), **scripts}
+              **model_inputs(controls), **scripts, **controlnet}
     img2img = request_handler(ctx, "img2img", inputs, stream_for_caller, IMG2IMG_DOC)
     wire_generate(generate, img2img, inputs, out, api_name="img2img")
     return TabParts(inputs, send_fields(inputs), controls, send, out)

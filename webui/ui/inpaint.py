@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from webui.choices import INPAINT_AREAS, MASKED_CONTENTS, RESIZE_MODES
+from webui.ui.controlnet_ui import controlnet_controls
 from webui.ui.scripts import script_controls
 from webui.ui.fieldmap import (TabParts, common_inputs, model_inputs, request_handler,
                                wire_generate)
@@ -89,6 +90,8 @@ def build_inpaint_tab(ctx) -> TabParts:
             denoise = gr.Slider(0, 1, value=0.75, step=0.01, label="Denoising strength",
                                 elem_id="inpaint_denoising_strength")
             controls = common_controls(ctx, "inpaint")
+            controlnet = controlnet_controls(ctx, "inpaint",
+                                             (editor, lambda v: editor_parts(v)[0]))
             scripts = script_controls(ctx, "inpaint")
             # the API's inputs: files, not the drawing
             api_image = readable_uploads(gr.Image(label="image", type="filepath",
@@ -117,7 +120,7 @@ def build_inpaint_tab(ctx) -> TabParts:
               "denoising_strength": denoise, "mask_blur": blur, "inpaint_area": area,
               "inpaint_padding": padding, "masked_content": content,
               "invert_mask": mask_mode, "resize_mode": resize_mode, "styles": box.styles,
-              "model": controls.model, **model_inputs(controls), **scripts}
+              "model": controls.model, **model_inputs(controls), **scripts, **controlnet}
     api_inputs = {**inputs, "image": api_image, "mask": api_mask, "invert_mask": api_invert}
     page = request_handler(ctx, "inpaint", inputs, stream_for_caller, INPAINT_DOC,
                            adapt=from_editor, name="from_editor")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from webui.choices import HR_UPSCALERS
+from webui.ui.controlnet_ui import controlnet_controls
 from webui.ui.fieldmap import (TabParts, common_inputs, model_inputs, request_handler,
                                wire_generate)
 from webui.ui.scripts import script_controls
@@ -52,6 +53,7 @@ def build_txt2img_tab(ctx) -> TabParts:
                                            elem_id="txt2img_denoising_strength")
                     hr_scale = gr.Slider(1, 4, value=2.0, step=0.05, label="Upscale by",
                                          elem_id="txt2img_hr_scale")
+            controlnet = controlnet_controls(ctx, "txt2img")
             scripts = script_controls(ctx, "txt2img")
         with gr.Column():
             out = output_panel("txt2img")
@@ -61,7 +63,7 @@ def build_txt2img_tab(ctx) -> TabParts:
               **common_inputs(controls), "model": controls.model, "styles": box.styles,
               "enable_hr": enable_hr, "hr_scale": hr_scale, "hr_upscaler": hr_upscaler,
               "hr_steps": hr_steps, "hr_denoising_strength": hr_denoise,
-              **model_inputs(controls), **scripts}
+              **model_inputs(controls), **scripts, **controlnet}
     txt2img = request_handler(ctx, "txt2img", inputs, stream_for_caller, TXT2IMG_DOC)
     wire_generate(generate, txt2img, inputs, out, api_name="txt2img")
     return TabParts(inputs, send_fields(inputs), controls, send, out)
