@@ -134,6 +134,12 @@ def create_context(settings: Settings) -> AppContext:
                      training=training, policy=policy, extensions=extensions,
                      provenance=provenance, output_filter=output_filter)
     upscalers.sources.append(lambda: extensions.registry("upscalers"))  # extensions' too
+    # ControlNet preprocessors beyond none/canny: depth while a transformers depth model is
+    # in the models folder (webui.controlnet.depth), then extensions' register_preprocessor
+    from webui.controlnet.depth import DepthSource
+
+    manager.preprocessors.sources += [DepthSource(settings.models_dir),
+                                      lambda: extensions.registry("preprocessors")]
     manager.extra_samplers = extensions.registry("samplers")  # by name, beside A1111's
     ctx.upscalers = upscalers
     ctx.extras = ExtrasService(upscalers, jobs.queue, settings.outputs_dir,
