@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
+from webui.controlnet.apply import prepare_control
 from webui.engine.preview import latents_to_preview
 from webui.engine.progress import Interrupted, JobProgress
 from webui.engine.result import GeneratedImage, GenerationResult, base_params, finish_params
@@ -44,6 +45,10 @@ class ModeSpec:
     extra_params: Callable[[GenerationRequest], dict] = lambda req: {}
     postprocess: Callable[[Image.Image, int], Image.Image] | None = None
     size: tuple[int, int] | None = None
+    # ControlNet / IP-Adapter units: the picture a unit without its own image controls with
+    # (the init image as the pipeline sees it), and the crop a unit's own image gets first
+    control_image: Image.Image | None = None
+    control_crop: Callable[[Image.Image], Image.Image] | None = None
 
 
 class _StepCounter:
@@ -97,6 +102,7 @@ def job_models(req: GenerationRequest, modes: tuple[str, ...],
     return JobModels(checkpoint=req.model, modes=modes, refiner=req.refiner,
                      refiner_switch_at=req.refiner_switch_at, vae=req.vae,
                      loras=tuple(loras),
+                     controls=tuple(u.model for u in req.control_units),
                      make_scheduler=maker or (lambda config: make_scheduler(
                          req.sampler, config, req.scheduler)))
 
@@ -160,6 +166,26 @@ def _decode(vae, latents: torch.Tensor, upcast: bool, tiled: bool) -> torch.Tens
             vae.to(dtype)
 
 
+def _with_ip_schedule(counter, control):
+    """The step callback, which also sets each IP-Adapter's weight for the next step (its
+    guidance window)."""
+    def callback(pipe, i, t, kwargs):
+        control.set_ip_scales(pipe, i + 1, int(getattr(pipe, "num_timesteps", 0) or 1))
+        return counter(pipe, i, t, kwargs)
+    return callback
+
+
+def _drop_unaccepted(pipe, kwargs: dict) -> None:
+    """diffusers' ControlNet img2img pipeline takes no ``denoising_end``: with a refiner the
+    base pass then runs to the end (logged) rather than fail."""
+    accepts = getattr(pipe, "_accepts", None)
+    if accepts is None:
+        return
+    for key in [k for k in kwargs if k not in accepts]:
+        log.warning("%s takes no %r; left out", type(pipe).__name__, key)
+        kwargs.pop(key)
+
+
 def run_job(manager, req: GenerationRequest, progress: JobProgress | None,
             spec: ModeSpec, bundle: JobBundle | None = None) -> GenerationResult:
     """Run ``batch_count`` batches of ``batch_size`` images of ``req`` in ``spec``'s mode.
@@ -174,19 +200,25 @@ def run_job(manager, req: GenerationRequest, progress: JobProgress | None,
         loras = prompts_and_loras(req)[4]
         with manager.prepare(job_models(req, (spec.pipeline,), loras,
                                            getattr(manager, "extra_samplers", None))) as bundle:
-            return _run(bundle, req, progress, spec)
-    return _run(bundle, req, progress, spec)
+            return _run(bundle, req, progress, spec, manager)
+    return _run(bundle, req, progress, spec, manager)
 
 
 def _run(m: JobBundle, req: GenerationRequest, progress: JobProgress | None,
-         spec: ModeSpec) -> GenerationResult:
+         spec: ModeSpec, manager=None) -> GenerationResult:
     progress = progress or JobProgress()
     started = time.monotonic()
     prompt, negative, clean_prompt, clean_negative, _ = prompts_and_loras(req)
     pipe = m.pipes[spec.pipeline]
+    control = prepare_control(manager, m, req, req.width, req.height, spec.control_image,
+                              spec.control_crop) if req.control_units else None
+    if control is not None:
+        pipe = control.pipeline(pipe, spec.pipeline)
     seed = resolve_seed(req.seed)
     result = GenerationResult(req, model_name=m.model_name, model_hash=m.model_hash,
                               seed=seed)
+    if control is not None:
+        result.control_maps = control.control_maps
     calls = req.batch_count * (2 if m.refiner else 1)
     counter = _StepCounter(progress, calls, req.steps)
     progress.start(req.steps * req.batch_count)
@@ -204,6 +236,11 @@ def _run(m: JobBundle, req: GenerationRequest, progress: JobProgress | None,
             at_least_one_step(kwargs, kwargs["num_inference_steps"])
             if m.refiner:
                 kwargs["denoising_end"] = req.refiner_switch_at
+            if control is not None:
+                kwargs.update(control.call_kwargs(spec.pipeline))
+                kwargs["callback_on_step_end"] = _with_ip_schedule(counter, control)
+                control.set_ip_scales(pipe, 0, kwargs["num_inference_steps"])
+                _drop_unaccepted(pipe, kwargs)
             counter.begin_image()
             counter.begin_call()
             with torch.inference_mode():
@@ -225,6 +262,8 @@ def _run(m: JobBundle, req: GenerationRequest, progress: JobProgress | None,
                 params = base_params(req, s, m.model_name, m.model_hash, i, width, height)
                 params.update(m.params)
                 params.update(spec.extra_params(req))
+                if control is not None:
+                    params.update(control.params())
                 finish_params(params)
                 text = format_infotext(prompt, negative, params)
                 result.images.append(GeneratedImage(

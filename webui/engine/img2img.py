@@ -29,5 +29,7 @@ def run_img2img(manager, req: GenerationRequest,
             params["Resize mode"] = r.resize_mode
         return {**params, **styles_params(r)}
 
-    spec = ModeSpec(pipeline="img2img", call_kwargs=call_kwargs, extra_params=extra_params)
+    # ControlNet units without their own image control with the init image as resized
+    spec = ModeSpec(pipeline="img2img", call_kwargs=call_kwargs, extra_params=extra_params,
+                    control_image=init)
     return run_job(manager, req, progress, spec)

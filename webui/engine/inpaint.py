@@ -91,6 +91,23 @@ def inpaint_params(req: GenerationRequest) -> dict:
     return {**params, **styles_params(req)}
 
 
+def control_inputs(req: GenerationRequest, job: InpaintJob):
+    """What ControlNet units see in inpainting: the original picture (before "fill") as the
+    pipeline's work area, and for a unit's own image of the picture's size the same crop
+    ("Only masked"), as sd-webui-controlnet crops its inputs with the init image."""
+    size = (req.width, req.height)
+    if job.box is None:
+        return resize_image(req.resize_mode, req.init_image, *size), None
+    box = job.box
+
+    def crop(image: Image.Image) -> Image.Image:
+        if image.size != req.init_image.size:
+            return image  # another picture: used whole, by its unit's resize mode
+        return image.crop(box).resize(size, Image.Resampling.LANCZOS)
+
+    return crop(req.init_image), crop
+
+
 def run_prepared(manager, req: GenerationRequest, job: InpaintJob, progress: JobProgress | None,
                  extra_params=inpaint_params) -> GenerationResult:
     """Run the inpaint pipeline on ``job`` through the shared loop, pasting each result back."""
@@ -106,6 +123,8 @@ def run_prepared(manager, req: GenerationRequest, job: InpaintJob, progress: Job
         pipeline="inpaint", call_kwargs=call_kwargs, extra_params=extra_params,
         postprocess=lambda img, i: paste_through(job.base, img, job.overlay_mask, job.box),
     )
+    if req.control_units:
+        spec.control_image, spec.control_crop = control_inputs(req, job)
     return run_job(manager, req, progress, spec)
 
 

@@ -37,6 +37,9 @@ class GenerationResult:
     seed: int = 0
     duration: float = 0.0
     interrupted: bool = False
+    # each ControlNet unit's preprocessed control map (IP-Adapter units: the reference
+    # image), in unit order, for the UI's and the API's preview
+    control_maps: list[Image.Image] = field(default_factory=list)
 
 
 def fmt_number(x: float) -> str:

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import torch
 
-from webui.models.registry import (ModelInfo, read_safetensors_header, truncation)
+from webui.models.loader import ModelLoadError
+from webui.models.registry import ModelInfo, read_safetensors_header, truncation
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ _LDM = ("an original-layout (ldm) ControlNet file; only the diffusers layout is 
         "diffusion_pytorch_model.safetensors)")
 
 
-class ControlLoadError(RuntimeError):
+class ControlLoadError(ModelLoadError):
     """A ControlNet / IP-Adapter / image encoder that cannot load; the message says why."""
 
 
