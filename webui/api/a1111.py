@@ -21,6 +21,7 @@ from webui.api import a1111_adapter as adapter
 from webui.api.a1111_models import (ImageResponse, Img2ImgRequest, PNGInfoRequest,
                                     PNGInfoResponse, ProgressResponse, Txt2ImgRequest)
 from webui.api.common import ApiError, decode_base64, file_base64, open_image
+from webui.api.controlnet import detected_maps_base64
 from webui.caller import Caller, resolve_caller
 from webui.engine.progress import JobProgress
 from webui.metadata.infotext import parse_infotext
@@ -42,6 +43,8 @@ def _respond(ctx, req, body, owner: Caller, exclude: set[str] | None = None) -> 
         raise ApiError(400, str(exc), "PromptBlocked") from None
     result = outcome.result
     images = [file_base64(s.path) for s in outcome.saved] if body.send_images is not False else []
+    if body.send_images is not False:  # after the pictures, as sd-webui-controlnet adds them
+        images += detected_maps_base64(result, req)
     return {"images": images, "parameters": body.model_dump(exclude=exclude or set()),
             "info": adapter.info_json(result, req)}
 

@@ -53,6 +53,15 @@ def _png_base64(image) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def detected_maps_base64(result, req) -> list[str]:
+    """The job's control maps (one per unit, IP-Adapter units: the reference picture) as
+    base64 PNGs, but those of units sent with ``"save_detected_map": false``."""
+    maps = list(getattr(result, "control_maps", None) or [])
+    keep = list((req.extra or {}).get("controlnet_maps") or [True] * len(maps))
+    keep += [True] * (len(maps) - len(keep))
+    return [_png_base64(m) for m, wanted in zip(maps, keep) if wanted and m is not None]
+
+
 def control_model_infos(manager, update: bool = False) -> list:
     """The manager's ControlNet/IP-Adapter models (rescanned first when ``update``)."""
     lister = getattr(manager, "control_models", None)
