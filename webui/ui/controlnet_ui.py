@@ -95,10 +95,12 @@ def _unit(ctx, tab: str, i: int, models, modules, hint, init_picture) -> dict:
         shown = gr.Image(label="Preprocessor preview", type="pil", interactive=False,
                          format="png", elem_id=f"{eid}_preview")
     with gr.Row():
+        # names are checked by the job runner (bare names, any case, too): the endpoint
+        # takes what the API takes
         module = gr.Dropdown(modules, value="none", label="Preprocessor",
-                             elem_id=f"{eid}_module")
+                             allow_custom_value=True, elem_id=f"{eid}_module")
         model = gr.Dropdown(models, value=models[0] if models else None, label="Model",
-                            elem_id=f"{eid}_model")
+                            allow_custom_value=True, elem_id=f"{eid}_model")
         preview = gr.Button("Preview", elem_id=f"{eid}_preview_button", scale=0)
     # the models folder and the extensions are read when a list opens (a model copied in
     # or a depth model added is there without a restart)
