@@ -50,17 +50,26 @@ def _resolve(i: int, unit: ControlUnit, controls) -> ControlUnit:
     kind = getattr(info, "kind", "controlnet")
     preprocessors = controls.preprocessors
     module = unit.module
-    if is_ip_adapter_module(module):
-        if kind != IP_ADAPTER_KIND:
-            raise RequestError(
-                f"{where}: module {module!r} is for IP-Adapter models, and {info.title!r} is "
-                f"a {kind} model; choose one of: {', '.join(preprocessors.names())}")
-        module = module.strip().lower()
+    if kind == IP_ADAPTER_KIND:
+        # its picture goes to the image encoder as it is: an ip-adapter module, or none
+        if is_ip_adapter_module(module):
+            module = module.strip().lower()
+            if "face_id" in module:
+                raise RequestError(f"{where}: FaceID IP-Adapters (module {module!r}) are not "
+                                   f"supported; choose one of: {', '.join(IP_ADAPTER_MODULES)}")
+        elif isinstance(module, str) and module.strip().lower() == "none":
+            module = "none"
+        else:
+            raise RequestError(f"{where}: {info.title!r} is an IP-Adapter; its module must be "
+                               f"one of: {', '.join(IP_ADAPTER_MODULES)} (or none), not "
+                               f"{module!r}")
+    elif is_ip_adapter_module(module):
+        raise RequestError(
+            f"{where}: module {module!r} is for IP-Adapter models, and {info.title!r} is "
+            f"a {kind} model; choose one of: {', '.join(preprocessors.names())}")
     else:
         try:
             module = preprocessors.canonical(module)
         except RequestError as exc:
-            extra = f" (or for an IP-Adapter model: {', '.join(IP_ADAPTER_MODULES)})" \
-                if kind == IP_ADAPTER_KIND else ""
-            raise RequestError(f"{where}: {exc}{extra}") from None
+            raise RequestError(f"{where}: {exc}") from None
     return replace(unit, model=info.title, module=module)
