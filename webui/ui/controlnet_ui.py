@@ -134,11 +134,11 @@ def _unit(ctx, tab: str, i: int, models, modules, hint, init_picture) -> dict:
 
     init_component, init_reader = init_picture or (None, None)
 
-    def show_preview(upload, module_name, resolution, a, b, init=None):
-        picture = read_upload(ctx, upload, "Control image") if upload else None
-        if picture is None and init_reader is not None and init is not None:
-            picture = init_reader(init)
-        return preview_map(ctx, picture, module_name, resolution, a, b)
+    def show_preview(image, module, resolution, threshold_a, threshold_b, init_image=None):
+        picture = read_upload(ctx, image, "Control image") if image else None
+        if picture is None and init_reader is not None and init_image is not None:
+            picture = init_reader(init_image)
+        return preview_map(ctx, picture, module, resolution, threshold_a, threshold_b)
 
     preview_inputs = [image, module, res, threshold_a, threshold_b]
     if init_component is not None:
