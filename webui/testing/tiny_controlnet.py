@@ -35,10 +35,25 @@ IP_TOKENS = 4  # image tokens the IP-Adapter adds (as SDXL's plain IP-Adapter)
 
 def _randomise_zero_convs(model, seed: int, scale: float = 0.3) -> None:
     """The zero convolutions of a fresh ControlNet, filled with random values: a trained one
-    is not zero there either, and a zero one would change nothing."""
+    is not zero there either, and a zero one would change nothing. The hint embedding gets
+    He-initialised convolutions without biases (a black map adds nothing, an edge map a
+    signal about as strong as the latents'), so the control image, not only the ControlNet's
+    own weights, decides what changes."""
+    import math
+
     g = torch.Generator().manual_seed(seed)
-    parts = [model.controlnet_cond_embedding.conv_out, *model.controlnet_down_blocks,
-             model.controlnet_mid_block]
+    emb = model.controlnet_cond_embedding
+    with torch.no_grad():
+        for conv in [emb.conv_in, *emb.blocks, emb.conv_out]:
+            fan_in = conv.weight[0].numel()
+            std = math.sqrt(2 / fan_in) if conv is not emb.conv_out else 0.15 / math.sqrt(fan_in)
+            conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) * std)
+            conv.bias.zero_()
+        # calibrate: a white square on black embeds with a standard deviation of 1
+        probe = torch.zeros(1, 3, 64, 64)
+        probe[:, :, 16:48, 16:48] = 1
+        emb.conv_out.weight.mul_(1.0 / emb(probe).std().clamp_min(1e-6))
+    parts = [*model.controlnet_down_blocks, model.controlnet_mid_block]
     if hasattr(model, "spatial_ch_projs"):
         parts.append(model.spatial_ch_projs)
     with torch.no_grad():
