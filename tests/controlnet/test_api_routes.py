@@ -132,6 +132,15 @@ def test_detect_refusals_name_the_problem(api, body, status, words):
     assert words in r.text
 
 
+def test_detect_with_huge_thresholds_finds_no_edges_rather_than_fail(api):
+    _, http = api
+    r = http.post("/controlnet/detect", json={
+        "controlnet_module": "canny", "controlnet_input_images": [b64(square())],
+        "controlnet_threshold_a": 1e300, "controlnet_threshold_b": 1e308})
+    assert r.status_code == 200, r.text
+    assert np.asarray(unb64(r.json()["images"][0])).max() == 0
+
+
 def test_detect_body_of_the_wrong_shape_is_422(api):
     _, http = api
     r = http.post("/controlnet/detect", json={"controlnet_input_images": "not a list"})

@@ -63,8 +63,10 @@ def canny(image: Image.Image, resolution: int = 512, threshold_a: float = -1,
     100/200 as in sd-webui-controlnet."""
     import cv2
 
-    low = CANNY_LOW if threshold_a < 0 else threshold_a
-    high = CANNY_HIGH if threshold_b < 0 else threshold_b
+    # OpenCV takes thresholds on the gradient's scale (a few thousand at most): larger
+    # ones mean "no edge" and would overflow its argument, so they are capped
+    low = CANNY_LOW if threshold_a < 0 else min(threshold_a, 65535)
+    high = CANNY_HIGH if threshold_b < 0 else min(threshold_b, 65535)
     gray = np.asarray(resize_short_side(image.convert("RGB"), resolution).convert("L"))
     edges = cv2.Canny(gray, int(low), int(high))
     return Image.fromarray(edges).convert("RGB")

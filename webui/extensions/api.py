@@ -165,5 +165,7 @@ class Extension:
         self.registered.upscalers[name] = upscaler
 
     def register_preprocessor(self, name: str, fn: Callable) -> None:
-        """``fn(image, **params) -> image`` (e.g. a ControlNet annotator)."""
+        """A ControlNet preprocessor ("module") ``name``: ``fn(image, resolution=512,
+        threshold_a=-1, threshold_b=-1) -> image`` (a PIL image or an array), called with the
+        keywords it names (all of them when it takes ``**params``; -1: its default)."""
         self.registered.preprocessors[name] = fn
