@@ -94,6 +94,8 @@ ROW_VAE = "VAE decode, one image (ms)"
 ROW_ENGINE = "engine job, Euler a, batch 1 (s)"
 ROW_BARE = "bare diffusers call, same inputs (s)"
 ROW_OVERHEAD = "engine overhead vs bare diffusers (%)"
+ROW_CONTROLNET = "txt2img + 1 ControlNet unit, Euler a, batch 1 (s/image)"
+CONTROLNET = "bench-controlnet"
 ROW_TRAIN = "LoRA training 1024², rank 16, batch 1, grad. checkpointing (steps/s)"
 ROW_TRAIN_1000 = "LoRA training 1024², 1000 steps (min)"
 ROW_TRAIN_PEAK = "LoRA training 1024², peak VRAM (GiB)"
@@ -105,7 +107,7 @@ ROW_PEAK = "peak VRAM, whole run (GiB)"
 ROW_NAMES = GEN_ROWS + [
     ROW_COMPILE_WARMUP, ROW_REFINER, ROW_REFINER_WEIGHTS, ROW_SHA, ROW_COLD, ROW_SWITCH,
     ROW_LORA_FIRST, ROW_LORA_SWITCH, ROW_LORA_OFF, ROW_LORA_ON, ROW_LORA_COMPILE, ROW_VAE,
-    ROW_ENGINE, ROW_BARE, ROW_OVERHEAD, *TRAIN_ROWS, ROW_PEAK,
+    ROW_ENGINE, ROW_BARE, ROW_OVERHEAD, ROW_CONTROLNET, *TRAIN_ROWS, ROW_PEAK,
 ]
 
 log = logging.getLogger("gpu_bench")
@@ -361,6 +363,42 @@ def prepare_full_size(models_dir: Path, device: str) -> None:
     if device == "cuda":
         torch.cuda.empty_cache()
     (models_dir / "VAE").mkdir(exist_ok=True)
+    write_controlnet(models_dir, full_size_controlnet(device, fp16))
+    say(f"wrote {CONTROLNET}")
+    gc.collect()
+    if device == "cuda":
+        torch.cuda.empty_cache()
+
+
+def full_size_controlnet(device: str, dtype):
+    """A random SDXL ControlNet of the full size (``ControlNetModel.from_unet`` of the
+    shipped SDXL base UNet config, built without that UNet's weights), its zero
+    convolutions filled with small random values so the control adds something."""
+    import torch
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    from webui.models.configs import config_dir
+
+    with torch.device("meta"):
+        unet = UNet2DConditionModel.from_config(
+            UNet2DConditionModel.load_config(config_dir("sdxl-base") / "unet"))
+    config = ControlNetModel.from_unet(unet, load_weights_from_unet=False).config
+    with torch.device(device):
+        torch.manual_seed(3)
+        model = ControlNetModel.from_config(config)
+    if device == "meta":  # the --tiny check of the builder: shapes only
+        return model.to(dtype)
+    g = torch.Generator(device).manual_seed(3)
+    with torch.no_grad():
+        for part in [*model.controlnet_down_blocks, model.controlnet_mid_block,
+                     model.controlnet_cond_embedding.conv_out]:
+            for p in part.parameters():
+                p.copy_(torch.randn(p.shape, generator=g, device=p.device) * 0.01)
+    return model.to(dtype).eval().requires_grad_(False)
+
+
+def write_controlnet(models_dir: Path, model) -> None:
+    model.save_pretrained(models_dir / "ControlNet" / CONTROLNET, safe_serialization=True)
 
 
 def prepare_tiny(models_dir: Path) -> None:
@@ -380,6 +418,9 @@ def prepare_tiny(models_dir: Path) -> None:
     write_single_file(build_pipeline("refiner", 1), ckpt / f"{REFINER}.safetensors")
     write_loras(models_dir / "Lora", base.unet)
     (models_dir / "VAE").mkdir(exist_ok=True)
+    from webui.testing.tiny_controlnet import build_controlnet
+
+    write_controlnet(models_dir, build_controlnet(base.unet))
 
 
 def check_full_size_builder(bench: Bench) -> None:
@@ -394,7 +435,10 @@ def check_full_size_builder(bench: Bench) -> None:
     n["refiner unet"] = sum(p.numel() for p in refiner["unet"].parameters()) / 1e6
     lora = lora_state_dict(base["unet"], 11)  # needs only the layers' shapes
     n["LoRA"] = sum(t.numel() for t in lora.values()) / 1e6
-    if not (2500 < n["unet"] < 2650 and 2200 < n["refiner unet"] < 2300):
+    n["controlnet"] = sum(p.numel() for p in full_size_controlnet(
+        "meta", torch.float16).parameters()) / 1e6
+    if not (2500 < n["unet"] < 2650 and 2200 < n["refiner unet"] < 2300
+            and 1200 < n["controlnet"] < 1300):
         raise AssertionError(f"full-size SDXL parameter counts look wrong: {n}")
     bench.meta["full_size_builder_check"] = {k: round(v, 1) for k, v in n.items()}
     say("full-size builder (meta device): " + ", ".join(f"{k} {v:.0f}M" for k, v in n.items()))
@@ -626,6 +670,28 @@ class Runner:
         b.set(ROW_BARE, r, note=f"median of {n}; pipe(prompt=...) on the same modules, "
               "same size, steps, CFG, sampler and seed; its own prompt encoding and decode")
         b.set(ROW_OVERHEAD, (e / r - 1) * 100, note="(engine / bare - 1) x 100")
+
+    # ControlNet ----------------------------------------------------------------------------
+    def controlnet(self, manager) -> None:
+        """One ControlNet unit (a canny-style map of a square, module none, weight 1) at the
+        profile's size: the ControlNet runs beside the UNet at every step."""
+        from PIL import Image, ImageDraw
+
+        from webui.controlnet.units import ControlUnit
+
+        b = self.bench
+        size = b.profile.size
+        hint = Image.new("RGB", (size, size))
+        ImageDraw.Draw(hint).rectangle((size // 4, size // 4, 3 * size // 4, 3 * size // 4),
+                                       outline="white", width=max(1, size // 128))
+        req = request(b, control_units=(ControlUnit(image=hint, module="none",
+                                                    model=CONTROLNET),))
+        t, its, peak = self.jobs(manager, req, b.profile.reps)
+        base = getattr(self, "baseline_job", None)
+        rel = f"; {(t / base - 1) * 100:+.0f}% vs the same job without a unit" if base else ""
+        b.set(ROW_CONTROLNET, t, its, peak, f"median of {b.profile.reps}, random full-size "
+              f"SDXL ControlNet (1.25B parameters){rel}" if b.cuda else
+              f"median of {b.profile.reps}, tiny ControlNet{rel}")
 
     # LoRA ----------------------------------------------------------------------------------
     def lora(self, manager) -> None:
@@ -892,7 +958,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tiny", action="store_true",
                     help="CPU, tiny models, 64x64, 4 steps: checks the code paths (tests)")
     ap.add_argument("--json", type=Path, metavar="OUT.json", help="also write the rows here")
-    ap.add_argument("--tmp", type=Path, help="folder for the temp models (needs ~21 GB "
+    ap.add_argument("--tmp", type=Path, help="folder for the temp models (needs ~24 GB "
                     "free for the full-size checkpoints); default: the system temp folder")
     ap.add_argument("--budget", type=float, help="seconds after which rows not started are "
                     "skipped (default 450, --quick 170, --tiny none; 0 = no limit)")
@@ -930,9 +996,10 @@ def main(argv: list[str] | None = None) -> int:
     tmp_parent.mkdir(parents=True, exist_ok=True)
     if not args.tiny:
         free = shutil.disk_usage(tmp_parent).free
-        if free < 24 * GIB:
+        if free < 27 * GIB:
             print(f"gpu_bench: {tmp_parent} has {free / GIB:.1f} GiB free; the three "
-                  "full-size checkpoints need about 21 GiB. Use --tmp DIR.", file=sys.stderr)
+                  "full-size checkpoints and the ControlNet need about 24 GiB. Use --tmp "
+                  "DIR.", file=sys.stderr)
             return 2
     tmp = Path(tempfile.mkdtemp(prefix="gpu_bench-", dir=tmp_parent))
     status, placement_lines = "not run", []
@@ -995,6 +1062,7 @@ def measure(bench: Bench, models_dir: Path) -> None:
         bench.section(gen_row(sampler, 1, "eager"),
                       lambda: r.generation(manager, "eager", sampler, 1), need_s=10)
     bench.section([ROW_ENGINE, ROW_BARE, ROW_OVERHEAD], lambda: r.overhead(manager), need_s=10)
+    bench.section(ROW_CONTROLNET, lambda: r.controlnet(manager), need_s=15)
     bench.section([ROW_LORA_FIRST, ROW_LORA_SWITCH, ROW_LORA_OFF, ROW_LORA_ON],
                   lambda: r.lora(manager), need_s=15)
     bench.section(ROW_SWITCH, lambda: (r.cold_load(manager, FINETUNE),

@@ -34,6 +34,7 @@ OTHER_ROWS = [
     "engine job, Euler a, batch 1 (s)",
     "bare diffusers call, same inputs (s)",
     "engine overhead vs bare diffusers (%)",
+    "txt2img + 1 ControlNet unit, Euler a, batch 1 (s/image)",
     "LoRA training 1024², rank 16, batch 1, grad. checkpointing (steps/s)",
     "LoRA training 1024², 1000 steps (min)",
     "LoRA training 1024², peak VRAM (GiB)",

@@ -208,3 +208,13 @@ def test_mismatched_module_and_model_is_refused_with_the_reason(manager, module,
 
     with pytest.raises(RequestError, match=words):
         run(manager, ControlUnit(image=square(), module=module, model=model))
+
+
+def test_inpaint_latent_noise_with_units_is_refused_with_the_reason(manager):
+    from webui.errors import RequestError
+
+    mask = Image.new("L", (64, 64))
+    ImageDraw.Draw(mask).rectangle((16, 16, 47, 47), fill=255)
+    with pytest.raises(RequestError, match="not latent noise"):
+        run(manager, unit(), fn=run_inpaint, init_image=square(), mask=mask, mode="inpaint",
+            masked_content="latent noise")

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from webui.engine.core import ModeSpec, run_job
+from webui.errors import RequestError
 from webui.engine.img2img import styles_params
 from webui.engine.progress import JobProgress
 from webui.engine.result import GenerationResult, fmt_number
@@ -95,6 +96,11 @@ def control_inputs(req: GenerationRequest, job: InpaintJob):
     """What ControlNet units see in inpainting: the original picture (before "fill") as the
     pipeline's work area, and for a unit's own image of the picture's size the same crop
     ("Only masked"), as sd-webui-controlnet crops its inputs with the init image."""
+    if req.masked_content == "latent noise":
+        # diffusers' ControlNet inpaint pipeline takes pictures, not the latents this
+        # masked content starts from
+        raise RequestError("ControlNet units in inpainting work with masked content fill or "
+                           "original, not latent noise")
     size = (req.width, req.height)
     if job.box is None:
         return resize_image(req.resize_mode, req.init_image, *size), None
