@@ -208,3 +208,25 @@ def test_app_context_makes_the_folders(settings):
     create_context(settings)
     assert (settings.models_dir / "ControlNet").is_dir()
     assert (settings.models_dir / "ipadapter").is_dir()
+
+
+def test_ip_adapter_bin_is_read_without_running_code_and_draws_as_its_safetensors(
+        control_models_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    from tests.controlnet.test_engine import square
+    from webui.models.control_kinds import nest
+
+    root = _copy_models(control_models_dir, tmp_path)
+    shutil.copytree(control_models_dir / "ipadapter", root / "ipadapter")
+    sd = nest(load_file(str(root / "ipadapter" / "tiny-ip-adapter.safetensors")))
+    torch.save(sd, root / "ipadapter" / "tiny-ip-adapter-bin.bin")
+    manager = make_manager(root)
+    assert manager.resolve_control_model("tiny-ip-adapter-bin.bin").kind == "ip-adapter"
+
+    def job(model):
+        unit = ControlUnit(image=square(), module="ip-adapter_clip_h", model=model)
+        return np.asarray(run_txt2img(manager, small_request(control_units=(unit,)))
+                          .images[0].image)
+
+    assert np.array_equal(job("tiny-ip-adapter-bin"), job("tiny-ip-adapter"))

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 import torch
 from PIL import Image
 
+from webui.controlnet.preprocess import IP_ADAPTER_MODULES
+from webui.controlnet.preprocess import is_ip_adapter_module as is_ip_module
 from webui.errors import RequestError
 from webui.models.control import CONTROLNET_UNION, IP_ADAPTER
 
@@ -34,9 +36,6 @@ log = logging.getLogger(__name__)
 BALANCED, PROMPT, CONTROL = ("Balanced", "My prompt is more important",
                              "ControlNet is more important")
 SOFT_DECAY = 0.825  # sd-webui-controlnet's soft-injection factor per block
-#: the module names IP-Adapter units use (sd-webui-controlnet's); any "ip-adapter…" is taken
-IP_ADAPTER_MODULES = ("ip-adapter_clip_sdxl", "ip-adapter_clip_sdxl_plus_vith",
-                      "ip-adapter_clip_h")
 #: ControlNet Union's control types (xinsir's order; "promax" adds 6 and 7), by the words a
 #: preprocessor's name holds
 UNION_TYPES = [("openpose", 0), ("dwpose", 0), ("depth", 1), ("hed", 2), ("pidi", 2),
@@ -46,10 +45,6 @@ UNION_TYPES = [("openpose", 0), ("dwpose", 0), ("depth", 1), ("hed", 2), ("pidi"
 UNION_DEFAULT = 3  # module "none" (the image is the map): canny/lineart, the commonest
 _CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 _CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-
-def is_ip_module(module: str) -> bool:
-    return module.strip().lower().startswith("ip-adapter")
 
 
 def union_type(module: str) -> int:

@@ -25,116 +25,17 @@ from pathlib import Path
 
 import torch
 
+# the kinds are re-exported: the manager and the engine name them through this module
+from webui.models.control_kinds import (CONTROL_KINDS, CONTROLNET,  # noqa: F401
+                                        CONTROLNET_UNION, IP_ADAPTER, nest, torch_load)
 from webui.models.loader import ModelLoadError
-from webui.models.registry import ModelInfo, read_safetensors_header, truncation
+from webui.models.registry import ModelInfo
 
 log = logging.getLogger(__name__)
-
-CONTROLNET = "controlnet"
-CONTROLNET_UNION = "controlnet-union"
-IP_ADAPTER = "ip-adapter"
-CONTROL_KINDS = (CONTROLNET, CONTROLNET_UNION, IP_ADAPTER)
-CONTROL_FOLDERS = ("ControlNet", "ipadapter")
-NOT_SDXL = "not SDXL"
-
-_SD15 = ("made for SD 1.5/2.x (no SDXL text-time embedding); this app runs SDXL only: "
-         "use an SDXL ControlNet")
-_LDM = ("an original-layout (ldm) ControlNet file; only the diffusers layout is read: use "
-        "the diffusers version of this model (a folder with config.json, or its "
-        "diffusion_pytorch_model.safetensors)")
 
 
 class ControlLoadError(ModelLoadError):
     """A ControlNet / IP-Adapter / image encoder that cannot load; the message says why."""
-
-
-# -- classification ----------------------------------------------------------------------------
-def classify_control_keys(shapes: dict[str, list[int]]) -> tuple[str, str]:
-    """(kind, problem) of a ControlNet or IP-Adapter from its tensor names and shapes.
-
-    A kind with a problem is listed in the Models tab with the reason and refused when used.
-    """
-    keys = shapes.keys()
-    if any(k.startswith("image_proj.") for k in keys) and any(
-            k.startswith("ip_adapter.") for k in keys):
-        dims = [s[-1] for k, s in shapes.items()
-                if k.startswith("ip_adapter.") and k.endswith("to_k_ip.weight")]
-        if dims and dims[0] in (768, 1024):
-            return IP_ADAPTER, (f"an IP-Adapter made for SD 1.5/2.x (cross-attention width "
-                                f"{dims[0]}); this app runs SDXL only (width 2048)")
-        return IP_ADAPTER, ""
-    if "controlnet_cond_embedding.conv_in.weight" in keys:
-        union = any(k.startswith(("task_embedding", "control_type_proj", "transformer_layes"))
-                    for k in keys)
-        kind = CONTROLNET_UNION if union else CONTROLNET
-        if not any(k.startswith("add_embedding.") for k in keys):
-            return kind, _SD15
-        return kind, ""
-    if any(k.startswith(("control_model.", "input_hint_block.", "zero_convs.")) for k in keys):
-        sdxl = any(k.startswith(("control_model.label_emb", "label_emb")) for k in keys)
-        return CONTROLNET, _LDM if sdxl else _SD15
-    return NOT_SDXL, "neither a ControlNet nor an IP-Adapter (unrecognised tensors)"
-
-
-def classify_control_folder(folder: Path) -> tuple[str, str]:
-    """(kind, problem) of a diffusers ControlNet folder from its ``config.json``."""
-    try:
-        cfg = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError) as exc:
-        return NOT_SDXL, f"unreadable config.json: {exc}"
-    cls = cfg.get("_class_name", "")
-    if cls not in ("ControlNetModel", "ControlNetUnionModel"):
-        return NOT_SDXL, f"a {cls or 'model'} folder, not an SDXL ControlNet"
-    kind = CONTROLNET_UNION if cls == "ControlNetUnionModel" else CONTROLNET
-    if cfg.get("addition_embed_type") != "text_time":
-        return kind, _SD15
-    return kind, ""
-
-
-def classify_control_file(path: Path) -> tuple[str, str]:
-    """(kind, problem) of a single ``.safetensors``/``.bin`` in ControlNet/ or ipadapter/."""
-    if path.suffix.lower() == ".safetensors":
-        try:
-            header = read_safetensors_header(path)
-        except (OSError, ValueError) as exc:
-            return NOT_SDXL, f"unreadable: {exc}"
-        shapes = {k: v["shape"] for k, v in header.items()
-                  if k != "__metadata__" and isinstance(v, dict)}
-        kind, problem = classify_control_keys(shapes)
-        return kind, problem or truncation(path, header)
-    if path.suffix.lower() == ".bin":
-        try:
-            sd = _torch_load(path)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not raised
-            return NOT_SDXL, f"unreadable: {str(exc).splitlines()[0][:200]}"
-        return classify_control_keys({k: list(v.shape) for k, v in _flatten(sd).items()
-                                      if hasattr(v, "shape")})
-    return NOT_SDXL, "pickle files can run code when loaded; use .safetensors"
-
-
-def _torch_load(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-
-
-def _flatten(sd: dict) -> dict:
-    """``{"image_proj": {...}, "ip_adapter": {...}}`` -> ``{"image_proj.x": t, ...}``."""
-    out = {}
-    for k, v in sd.items():
-        if isinstance(v, dict):
-            out.update({f"{k}.{kk}": vv for kk, vv in v.items()})
-        else:
-            out[k] = v
-    return out
-
-
-def _nest(sd: dict) -> dict:
-    """Flat ``image_proj.*``/``ip_adapter.*`` keys -> the two dicts diffusers loads."""
-    out: dict[str, dict] = {"image_proj": {}, "ip_adapter": {}}
-    for k, v in sd.items():
-        head, _, rest = k.partition(".")
-        if head in out:
-            out[head][rest] = v
-    return out
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -146,12 +47,12 @@ def load_control_model(info: ModelInfo, dtype: torch.dtype):
     try:
         if info.kind == IP_ADAPTER:
             if info.path.suffix.lower() == ".bin":
-                sd = _torch_load(info.path)
+                sd = torch_load(info.path)
                 sd = {k: {kk: vv.clone() for kk, vv in v.items()} for k, v in sd.items()}
             else:
                 from safetensors.torch import load_file
 
-                sd = _nest(load_file(str(info.path)))
+                sd = nest(load_file(str(info.path)))
             return sd
         from diffusers import ControlNetModel, ControlNetUnionModel
 

@@ -321,16 +321,21 @@ class ModelRegistry:
     def _classify(path: Path, folder: str, fmt: str) -> tuple[str, str, str]:
         """(kind, detail, problem) of a model from its configs or its file header."""
         if folder in ("ControlNet", "ipadapter"):
-            from webui.models.control import classify_control_file, classify_control_folder
+            from webui.models import control_kinds
 
             if fmt == "diffusers":
-                kind, problem = classify_control_folder(path)
+                kind, problem = control_kinds.classify_control_folder(path)
             elif path.suffix.lower() == ".bin" and folder == "ipadapter":
-                kind, problem = classify_control_file(path)  # weights_only: runs no code
+                kind, problem = control_kinds.classify_control_bin(path)
             elif fmt == "pickle":
                 return PICKLE, "", "pickle files can run code when loaded; convert to .safetensors"
             else:
-                kind, problem = classify_control_file(path)
+                try:
+                    header = read_safetensors_header(path)
+                except (OSError, ValueError) as exc:
+                    return control_kinds.NOT_SDXL, "", f"unreadable: {exc}"
+                kind, problem = control_kinds.classify_control_header(header)
+                problem = problem or truncation(path, header)
             return kind, "", problem
         if fmt == "pickle":
             return PICKLE, "", "pickle files can run code when loaded; convert to .safetensors"
