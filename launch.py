@@ -17,7 +17,10 @@ def main(argv: list[str] | None = None) -> None:
     from webui.server.uvicorn_server import serve
 
     ctx = create_context(settings)  # loads no model: models load on first use
-    serve(ctx)
+    try:
+        serve(ctx)
+    finally:
+        ctx.jobs.backend.close()  # Ray workers (--backend ray) go down with the app
     # served and shut down: the interpreter's last garbage collection over every object of
     # torch, diffusers and gradio would keep a stopped app around for seconds; skip it
     import gc

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from webui.api.security import ApiCredentials
 from webui.auth import Users, load_users
+from webui.backends import make_backend
 from webui.checkpoint_choice import CheckpointChoice
 from webui.config import Settings, parse_size
 from webui.extensions.host import ExtensionHost
@@ -118,10 +119,13 @@ def create_context(settings: Settings) -> AppContext:
         [] if settings.disable_extensions else list(settings.extensions_dirs),
         settings.data_dir / "extensions.json", entry_points=not settings.disable_extensions,
         hook_timeout=settings.extension_timeout)
+    # where jobs run: this process's device, or Ray Serve workers (--backend ray)
+    backend = make_backend(settings, manager, spaces_gpu_wrapper())
+    log.info("jobs run %s", backend.describe())
     jobs = JobRunner(manager, store, settings.limits, max_queue=settings.max_queue,
-                     device_wrapper=spaces_gpu_wrapper(), styles=styles, rate_limiter=limiter,
+                     styles=styles, rate_limiter=limiter,
                      checkpoint=checkpoint, policy=policy, extensions=extensions,
-                     max_per_owner=settings.max_queue_per_user)
+                     max_per_owner=settings.max_queue_per_user, backend=backend)
     training = TrainingService(
         manager, jobs.queue, TrainingRecords(engine), settings.data_dir, settings.limits,
         checkpoint, enabled=settings.demo_training or not settings.demo,

@@ -71,6 +71,15 @@ class Settings:
     extensions_dirs: tuple[Path, ...] = (Path(__file__).resolve().parents[1] / "extensions",)
     disable_extensions: bool = False  # load none (A1111's --disable-all-extensions)
     extension_timeout: float = 30.0  # seconds a hook may take before its extension is off
+    # -- where jobs run (webui.backends): this process, or Ray Serve workers ---------------
+    backend: str = "local"  # local | ray
+    ray_address: str | None = None  # join this Ray cluster (None: start one on this machine)
+    ray_workers: int | None = None  # fixed worker count (None: one per GPU, else 1)
+    ray_min_workers: int | None = None  # autoscaling bounds (both given: autoscale)
+    ray_max_workers: int | None = None
+    ray_models_per_worker: int = 2  # checkpoints each worker keeps hot (its affinity set)
+    ray_worker_cpus: float = 1.0  # CPUs a worker reserves when it runs on the CPU
+    ray_job_timeout: float = 600.0  # seconds a remote job may go without news before it fails
 
     @property
     def host(self) -> str:
@@ -242,7 +251,79 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--disable-extensions", action="store_true",
                    default=_env_flag("disable_extensions"),
                    help="Start without any extension (built-in ones included).")
+    add_backend_flags(p)
     return p
+
+
+def add_backend_flags(p: argparse.ArgumentParser) -> None:
+    """Where jobs run: in this process (default) or on Ray Serve workers (webui.backends)."""
+    g = p.add_argument_group("where jobs run (README: Scale out on Ray Serve)")
+    g.add_argument("--backend", choices=["local", "ray"], default=_env("backend", "local"),
+                   help="local: jobs run in this process on --device (default). ray: jobs run "
+                        "on Ray Serve workers, one per GPU, each keeping its own hot "
+                        "checkpoints; this app stays the one front door and writes the "
+                        "history (needs the ray[serve] extra, requirements-extras.txt).")
+    g.add_argument("--ray-address", default=_env("ray_address", None), metavar="HOST:PORT",
+                   help="Join this Ray cluster (started with `ray start --head`); default: "
+                        "start a Ray instance on this machine.")
+    g.add_argument("--ray-workers", type=int, default=_int_env("ray_workers"), metavar="N",
+                   help="Generation workers to run (fixed). Default: one per GPU in the "
+                        "cluster, or 1 without GPUs.")
+    g.add_argument("--ray-min-workers", type=int, default=_int_env("ray_min_workers"),
+                   metavar="N", help="Autoscale the workers between --ray-min-workers and "
+                                     "--ray-max-workers with the number of running jobs.")
+    g.add_argument("--ray-max-workers", type=int, default=_int_env("ray_max_workers"),
+                   metavar="N", help="Upper bound of autoscaling (see --ray-min-workers).")
+    g.add_argument("--ray-models-per-worker", type=int,
+                   default=int(_env("ray_models_per_worker", 2)), metavar="N",
+                   help="Checkpoints each worker keeps in RAM; jobs go to a worker that "
+                        "already holds theirs (default 2).")
+    g.add_argument("--ray-worker-cpus", type=float, default=float(_env("ray_worker_cpus", 1)),
+                   metavar="N", help="CPUs each worker reserves when the cluster has no GPU "
+                                     "(default 1).")
+    g.add_argument("--ray-job-timeout", type=float,
+                   default=float(_env("ray_job_timeout", 600)), metavar="SECONDS",
+                   help="A remote job that sends no progress for this long fails with a clear "
+                        "message (default 600: room for a first checkpoint load).")
+
+
+def _int_env(name: str) -> int | None:
+    value = _env(name, None)
+    return int(value) if value not in (None, "") else None
+
+
+def check_backend(s: "Settings") -> None:
+    """Ray flags only with --backend ray, sensible worker bounds, and ray importable."""
+    if s.backend not in ("local", "ray"):
+        raise SettingsError(f"--backend must be local or ray, got {s.backend!r}")
+    ray_flags = {"--ray-address": s.ray_address, "--ray-workers": s.ray_workers,
+                 "--ray-min-workers": s.ray_min_workers, "--ray-max-workers": s.ray_max_workers}
+    if s.backend != "ray":
+        given = [k for k, v in ray_flags.items() if v is not None]
+        if given:
+            raise SettingsError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} "
+                                  "--backend ray")
+        return
+    for flag, value in list(ray_flags.items())[1:] + [
+            ("--ray-models-per-worker", s.ray_models_per_worker)]:
+        if value is not None and value < 1:
+            raise SettingsError(f"{flag} must be at least 1, got {value}")
+    if (s.ray_min_workers is None) != (s.ray_max_workers is None):
+        raise SettingsError("give both --ray-min-workers and --ray-max-workers to autoscale")
+    if s.ray_min_workers is not None:
+        if s.ray_workers is not None:
+            raise SettingsError("--ray-workers (a fixed count) or --ray-min-workers/"
+                                "--ray-max-workers (autoscaling), not both")
+        if s.ray_min_workers > s.ray_max_workers:
+            raise SettingsError(f"--ray-min-workers ({s.ray_min_workers}) is above "
+                                f"--ray-max-workers ({s.ray_max_workers})")
+    if s.ray_job_timeout <= 0:
+        raise SettingsError("--ray-job-timeout must be a positive number of seconds")
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise SettingsError("--backend ray needs Ray Serve: pip install 'ray[serve]==2.60.0' "
+                            "(requirements-extras.txt; README: Scale out on Ray Serve)")
 
 
 class SettingsError(ValueError):
@@ -286,6 +367,7 @@ def check_settings(s: Settings) -> Settings:
     s.admins = tuple(sorted(users.admins))
     check_policy(s)
     check_provenance(s)
+    check_backend(s)
     if s.listen and s.api_enabled and not s.api_credentials and not s.insecure:
         raise SettingsError(
             "refusing to serve the API on all interfaces (--listen) without credentials: "
@@ -365,6 +447,10 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         c2pa_key=Path(a.c2pa_key) if a.c2pa_key else None,
         safety_checker=a.safety_checker or None, safety_action=a.safety_action,
         disable_extensions=a.disable_extensions,
+        backend=a.backend, ray_address=a.ray_address or None, ray_workers=a.ray_workers,
+        ray_min_workers=a.ray_min_workers, ray_max_workers=a.ray_max_workers,
+        ray_models_per_worker=a.ray_models_per_worker, ray_worker_cpus=a.ray_worker_cpus,
+        ray_job_timeout=a.ray_job_timeout,
     )
     if a.extensions_dir:
         s.extensions_dirs = tuple(Path(d) for d in a.extensions_dir)

@@ -15,12 +15,12 @@ import logging
 import threading
 from dataclasses import dataclass, replace
 
+from webui.backends import Backend, InProcessBackend
 from webui.caller import Caller
 from webui.checkpoint_choice import CheckpointChoice
 from webui.choices import SAMPLERS
 from webui.config import Limits
 from webui.engine.progress import JobProgress
-from webui import engine
 from webui.engine.result import GenerationResult
 from webui.history.store import HistoryStore, SavedImage
 from webui.models.manager import ModelManager
@@ -49,7 +49,7 @@ class JobRunner:
                  styles: StyleLibrary | None = None, rate_limiter: RateLimiter | None = None,
                  checkpoint: CheckpointChoice | None = None,
                  policy: PromptPolicy | None = None, extensions: ExtensionHost | None = None,
-                 max_per_owner: int | None = None):
+                 max_per_owner: int | None = None, backend: Backend | None = None):
         self.manager = manager
         # extensions' hooks and scripts (None: none); they see a JobView, never this runner
         self.extensions = extensions
@@ -58,15 +58,15 @@ class JobRunner:
         self.checkpoint = checkpoint or CheckpointChoice(manager.checkpoint_names)
         self.styles = styles  # the app's styles file (None: the shipped presets)
         self.rate_limiter = rate_limiter  # demo: each visitor's jobs a minute
-        # on a Hugging Face ZeroGPU Space ``spaces.GPU`` wraps the engine call alone: the GPU
-        # is held for the generation, not for the wait in line nor the disk writes
-        self._engine_run = device_wrapper(engine.run) if device_wrapper else engine.run
+        # where jobs run (webui.backends): this process's device by default (on a ZeroGPU
+        # Space ``device_wrapper`` is spaces.GPU around the engine call alone), or Ray Serve
+        self.backend = backend or InProcessBackend(manager, device_wrapper)
         self.store = store
         self.limits = limits
-        # fair across owners; jobs on the checkpoint already loaded are preferred (bounded)
-        self.queue = DeviceQueue(max_queue, max_per_owner,
-                                 resident=lambda: getattr(manager.current, "info", None)
-                                 and manager.current.info.name)
+        # fair across owners; jobs on the checkpoint already loaded are preferred (bounded);
+        # as many turns at once as the backend runs jobs at once (one per worker)
+        self.queue = DeviceQueue(max_queue, max_per_owner, resident=self.backend.resident,
+                                 slots=self.backend.slots)
         self._active: dict[str, JobProgress] = {}
         self._active_lock = threading.Lock()
         # writes happen outside the device turn, so two finished jobs may write at once:
@@ -140,22 +140,22 @@ class JobRunner:
     def _device_turn(self, req: GenerationRequest, key: str, progress: JobProgress,
                      view: JobView | None = None,
                      caller: Caller | None = None) -> GenerationResult:
-        """Wait in line, then run ``req`` on the engine (or its script); the turn ends when
-        this returns."""
+        """Wait in line, then run ``req`` on the backend (or its script, whose pictures each
+        go to the backend); the turn ends when this returns."""
         with self.queue.turn(key, lambda: progress.stopped, progress.queued, model=req.model):
             if progress.stopped:
                 raise LeftQueue()
             if self.extensions is None or view is None:
-                return self._engine_run(self.manager, req, progress)
+                return self.backend.run(req, progress)
             self.extensions.before_generation(view, req)
             if not req.script:
-                return self._engine_run(self.manager, req, progress)
+                return self.backend.run(req, progress)
 
             def generate(cell: GenerationRequest) -> GenerationResult:
                 # one picture set of the script's, checked like any request, run at once in
                 # this device turn (the models it needs stay cached)
                 cell = replace(cell, script=None, script_args=None)
-                return self._engine_run(self.manager, self._validate(cell, caller), progress)
+                return self.backend.run(self._validate(cell, caller), progress)
 
             view.generate = generate
             view.progress = lambda done, total: None

@@ -11,6 +11,9 @@ try again"); a job stopped while it waits leaves without ever running.
 
 Positions are each job's place in the order the line will take (round-robin projected
 forward); an ETA is the running job's time left plus an average job for each one ahead.
+
+``slots``: how many jobs may hold a turn at once (1: one device; N: N remote workers, as the
+Ray Serve backend has, webui.backends). The line's order is the same; N jobs run together.
 """
 
 from __future__ import annotations
@@ -60,17 +63,21 @@ class DeviceQueue:
 
     ``resident()``: the checkpoint on the device now (None: unknown; no affinity then).
     ``on_release``: callables given each ``Ticket`` the moment its turn ends and the next job
-    may use the device (after the slot is freed; they must not block)."""
+    may use the device (after the slot is freed; they must not block). ``slots``: turns held
+    at once (one per worker)."""
 
     def __init__(self, max_waiting: int = 64, max_per_owner: int | None = None,
-                 resident=None):
+                 resident=None, slots: int = 1):
+        if slots < 1:
+            raise ValueError(f"a queue needs at least one slot, got {slots}")
         self.max_waiting = max_waiting
         self.max_per_owner = max_per_owner or max_waiting
         self.resident = resident or (lambda: None)
+        self.slots = slots
         self.on_release: list = []
         self._cond = threading.Condition()
         self._waiting: deque[Ticket] = deque()
-        self._running: Ticket | None = None
+        self._running: list[Ticket] = []  # at most ``slots``
         self._durations: deque[float] = deque(maxlen=20)
         self._served: dict[str, int] = {}  # group -> sequence number of its last turn
         self._turns = 0
@@ -96,7 +103,7 @@ class DeviceQueue:
             self._waiting.append(ticket)
             last = None
             try:
-                while self._running is not None or self._choose() is not ticket:
+                while len(self._running) >= self.slots or self._choose() is not ticket:
                     if stopped():
                         raise LeftQueue()
                     state = (self._position(ticket), self._eta(ticket))
@@ -145,7 +152,7 @@ class DeviceQueue:
         self._waiting.remove(ticket)
         self._turns += 1
         self._served[ticket.group] = self._turns
-        self._running = ticket
+        self._running.append(ticket)
         ticket.started = time.monotonic()
 
     def _order(self) -> list[Ticket]:
@@ -166,7 +173,7 @@ class DeviceQueue:
             ticket.released = time.monotonic()
             if ticket.remaining is None:  # a training's hour says nothing of an image's
                 self._durations.append(ticket.released - ticket.started)
-            self._running = None
+            self._running.remove(ticket)
             self._cond.notify_all()
         for listener in list(self.on_release):
             try:
@@ -180,17 +187,18 @@ class DeviceQueue:
 
     def _eta(self, ticket: Ticket) -> float | None:
         """The running job's time left (its own estimate, else the average job's) plus
-        an average job for each one ahead in line."""
+        an average job for each one ahead in line (with N slots: the first slot to free up,
+        then one average job per N ahead)."""
         avg = sum(self._durations) / len(self._durations) if self._durations else None
-        running = self._running
-        left = None
-        if running is not None and running.remaining is not None:
-            left = running.remaining()
-        if left is None:
-            left = avg
-        if left is None:
+        lefts = [t.remaining() if t.remaining is not None else None for t in self._running]
+        lefts = [avg if x is None else x for x in lefts]
+        if len(self._running) < self.slots:
+            lefts.append(avg)  # a free slot: taken at once (said as an average job, as before)
+        known = [x for x in lefts if x is not None]
+        if not known:
             return None
-        ahead = self._position(ticket) - 1
+        left = min(known)
+        ahead = (self._position(ticket) - 1) // self.slots
         if ahead and avg is None:
             return None
         return left + (avg or 0.0) * ahead
@@ -198,7 +206,7 @@ class DeviceQueue:
     def position_of(self, owner: str) -> int | None:
         """Position of ``owner``'s first waiting job (0 = running now, None = no job)."""
         with self._cond:
-            if self._running is not None and self._running.owner == owner:
+            if any(t.owner == owner for t in self._running):
                 return 0
             for i, t in enumerate(self._order(), start=1):
                 if t.owner == owner:
