@@ -98,3 +98,14 @@ def test_img2img_unit_without_picture_uses_the_init_image(api):  # noqa: F811
         "Module: none, Model: tiny-controlnet-union [")
     assert len(answer["images"]) == 2
     assert np.array_equal(pixels(answer["images"][1]), np.asarray(square(), dtype=np.int16))
+
+
+def test_ip_adapter_unit_through_the_api(api, plain):  # noqa: F811
+    _, http = api
+    answer = post(http, "/sdapi/v1/txt2img", body({
+        "enabled": True, "module": "ip-adapter-auto", "model": "tiny-ip-adapter",
+        "image": b64(square()), "weight": 1.0}))
+    line = json.loads(answer["info"])["extra_generation_params"]["ControlNet 0"]
+    assert line.startswith("Module: ip-adapter-auto, Model: tiny-ip-adapter [")
+    assert len(answer["images"]) == 2  # the picture, then the unit's reference picture
+    assert not np.array_equal(pixels(answer["images"][0]), pixels(plain))
