@@ -221,3 +221,24 @@ def test_controlnet_routes_ask_for_credentials_like_the_others(control_models_di
             assert ok.status_code == 200 and ok.json() == {"version": 3}
     finally:
         server.close()
+
+
+def test_detect_costs_a_demo_visitor_a_job_token(control_models_dir, tmp_path):
+    """In a hosted demo, detect is rate limited like a generation: 429 once the tokens are
+    spent."""
+    from webui.app import create_context
+    from webui.config import Settings
+    from webui.server.uvicorn_server import serve
+
+    ctx = create_context(Settings(models_dir=control_models_dir, outputs_dir=tmp_path / "o",
+                                  data_dir=tmp_path / "d", device="cpu", api=True,
+                                  nowebui=True, demo=True, demo_rate=1))
+    server = serve(ctx, block=False, port=free_port())
+    payload = {"controlnet_module": "canny", "controlnet_input_images": [b64(square())]}
+    try:
+        with httpx.Client(base_url=server.local_url.rstrip("/"), timeout=60) as http:
+            codes = [http.post("/controlnet/detect", json=payload).status_code
+                     for _ in range(3)]
+    finally:
+        server.close()
+    assert codes[0] == 200 and 429 in codes, codes

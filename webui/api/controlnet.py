@@ -13,10 +13,11 @@ import base64
 import io
 import logging
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from webui.api.common import ApiError, decode_image
+from webui.caller import resolve_caller
 from webui.controlnet.names import IP_ADAPTER_KIND
 from webui.controlnet.preprocess import IP_ADAPTER_MODULES, detail, is_ip_adapter_module
 from webui.controlnet.units import MAX_UNITS
@@ -144,8 +145,10 @@ def controlnet_router(ctx) -> APIRouter:
         return {"control_net_unit_count": MAX_UNITS}
 
     @r.post("/detect")
-    def detect(body: DetectRequest):
+    def detect(body: DetectRequest, request: Request):
         """Run a preprocessor on each picture; the maps as base64 PNGs."""
+        if ctx.rate_limiter is not None:  # a demo: a detect costs a visitor a job token
+            ctx.rate_limiter.take(resolve_caller(ctx, request).job_key)
         pre = getattr(manager, "preprocessors", None)
         if pre is None:
             raise ApiError(422, "no preprocessors are available here")

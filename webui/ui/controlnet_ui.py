@@ -134,7 +134,16 @@ def _unit(ctx, tab: str, i: int, models, modules, hint, init_picture) -> dict:
 
     init_component, init_reader = init_picture or (None, None)
 
-    def show_preview(image, module, resolution, threshold_a, threshold_b, init_image=None):
+    def show_preview(image, module, resolution, threshold_a, threshold_b, init_image=None,
+                     request: gr.Request = None):
+        if getattr(ctx, "rate_limiter", None) is not None:  # a demo: costs a job token
+            from webui.caller import resolve_caller
+            from webui.ratelimit import RateLimited
+
+            try:
+                ctx.rate_limiter.take(resolve_caller(ctx, request).job_key)
+            except RateLimited as exc:
+                raise gr.Error(str(exc), print_exception=False) from None
         picture = read_upload(ctx, image, "Control image") if image else None
         if picture is None and init_reader is not None and init_image is not None:
             picture = init_reader(init_image)
