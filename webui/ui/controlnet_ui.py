@@ -15,10 +15,12 @@ from collections.abc import Callable
 import gradio as gr
 from PIL import Image
 
+from webui.caller import resolve_caller
 from webui.controlnet.preprocess import IP_ADAPTER_MODULES
 from webui.controlnet.units import (CONTROL_MODES, CONTROL_RESIZE_MODES, MAX_UNITS,
                                     ControlUnit)
 from webui.errors import RequestError
+from webui.ratelimit import RateLimited
 from webui.ui.image_modes import read_upload, readable_uploads
 
 PREFIX = "controlnet__"
@@ -137,9 +139,6 @@ def _unit(ctx, tab: str, i: int, models, modules, hint, init_picture) -> dict:
     def show_preview(image, module, resolution, threshold_a, threshold_b, init_image=None,
                      request: gr.Request = None):
         if getattr(ctx, "rate_limiter", None) is not None:  # a demo: costs a job token
-            from webui.caller import resolve_caller
-            from webui.ratelimit import RateLimited
-
             try:
                 ctx.rate_limiter.take(resolve_caller(ctx, request).job_key)
             except RateLimited as exc:
