@@ -218,3 +218,38 @@ def test_inpaint_latent_noise_with_units_is_refused_with_the_reason(manager):
     with pytest.raises(RequestError, match="not latent noise"):
         run(manager, unit(), fn=run_inpaint, init_image=square(), mask=mask, mode="inpaint",
             masked_content="latent noise")
+
+
+def test_ip_adapter_guidance_window_acts(manager):
+    def ip(end):
+        return ControlUnit(image=square(), module="ip-adapter_clip_h", model="tiny-ip-adapter",
+                           guidance_end=end)
+
+    whole, half = px(run(manager, ip(1.0), steps=4)), px(run(manager, ip(0.5), steps=4))
+    assert np.abs(whole - half).mean() > 1
+    assert np.abs(half - px(run(manager, steps=4))).mean() > 1
+
+
+def test_resize_modes_fit_the_map_to_the_job_size():
+    from webui.controlnet.apply import fit_control_map
+
+    wide = Image.new("RGB", (128, 64), "white")  # a 2:1 map for a square job
+    just = np.asarray(fit_control_map(wide, 64, 64, "Just Resize"))
+    crop = np.asarray(fit_control_map(wide, 64, 64, "Crop and Resize"))
+    fill = np.asarray(fit_control_map(wide, 64, 64, "Resize and Fill"))
+    assert just.shape == crop.shape == fill.shape == (64, 64, 3)
+    assert just.min() == 255 and crop.min() == 255  # stretched / cropped: all map
+    assert fill[:14].max() == 0 and fill[-14:].max() == 0  # fitted: black bands (no control)
+    assert fill[20:44].min() == 255
+
+
+@pytest.mark.parametrize("size,mode,expected", [
+    ((512, 256), "Crop and Resize", 256),  # covers 256x256 at scale 1: short side 256
+    ((512, 256), "Resize and Fill", 128),  # fits inside at scale 0.5: short side 128
+    ((1024, 1024), "Just Resize", 256),
+])
+def test_pixel_perfect_resolution(size, mode, expected):
+    """The processor resolution the map needs for a 256x256 job (sd-webui-controlnet's)."""
+    from webui.controlnet.apply import pixel_perfect_resolution
+
+    assert pixel_perfect_resolution(Image.new("RGB", size), 256, 256, mode) == expected
