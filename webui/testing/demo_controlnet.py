@@ -11,7 +11,7 @@ background"), so only the edges can tell the shape and its place.
 Command line::
 
     python -m webui.testing.demo_controlnet train OUT [--seed N] [--steps N]
-    python -m webui.testing.demo_controlnet install MODELS_DIR  # -> ControlNet/sdxl-demo-shapes-canny
+    python -m webui.testing.demo_controlnet install MODELS_DIR  # ControlNet/sdxl-demo-shapes-canny
 """
 
 from __future__ import annotations
