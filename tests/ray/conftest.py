@@ -17,6 +17,7 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "/tests/ray/" in str(item.fspath).replace("\\", "/"):
             item.add_marker(pytest.mark.ray)
+            item.add_marker(pytest.mark.slow)  # minutes: the daily lane skips them too
 
 
 @pytest.fixture(scope="module")

@@ -143,6 +143,22 @@ def test_stop_and_previews_reach_a_remote_job(ray_ctx):
     assert ray_ctx.store.count() == snap_rows  # nothing recorded for a stopped first image
 
 
+def test_a_workers_error_reaches_the_caller_as_raised(ray_ctx):
+    """A checkpoint the workers' models folder lacks: the worker's ModelNotFound comes back
+    as itself, with its message, and nothing is written."""
+    from webui.models.registry import ModelNotFound
+
+    req = small_request(model="tiny-sdxl-gone")
+    snap = Snapshot(ray_ctx)
+    try:
+        ray_ctx.jobs.run(req, "frank")
+    except ModelNotFound as exc:
+        assert "tiny-sdxl-gone" in str(exc)
+    else:
+        raise AssertionError("a job on a missing checkpoint ran")
+    snap.assert_nothing_written()
+
+
 def test_worker_killed_mid_job_fails_over_or_fails_cleanly(ray_ctx):
     snap = Snapshot(ray_ctx)
     backend = ray_ctx.jobs.backend
@@ -165,6 +181,8 @@ def test_worker_killed_mid_job_fails_over_or_fails_cleanly(ray_ctx):
     os.kill(victim["pid"], signal.SIGKILL)
     t.join(240)
     assert not t.is_alive(), "the job hung after its worker was killed"
+    print("worker killed:", "job finished on another worker" if "out" in done
+          else f"job failed: {done['error']}")
     if "out" in done:  # it ran again on the other worker, to its end: one whole record
         assert backend.failovers == 1
         assert len(done["out"].saved) == 1 and not done["out"].result.interrupted

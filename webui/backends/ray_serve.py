@@ -337,6 +337,9 @@ class RayBackend(Backend):
         if req.sampler in (samplers or ()):
             raise RequestError(f"sampler {req.sampler!r} comes from an extension of this app "
                                "and runs only with --backend local, not on Ray workers")
+        if not req.model:
+            raise RequestError("the job names no checkpoint: put an SDXL checkpoint in the "
+                               "models folder (the same path on every Ray node)")
         if self._closed:
             raise WorkerLost("the Ray workers are shut down (the app is stopping)")
         wire = request_to_wire(req)
