@@ -67,8 +67,10 @@ def canny(image: Image.Image, resolution: int = 512, threshold_a: float = -1,
     # ones mean "no edge" and would overflow its argument, so they are capped
     low = CANNY_LOW if threshold_a < 0 else min(threshold_a, 65535)
     high = CANNY_HIGH if threshold_b < 0 else min(threshold_b, 65535)
-    gray = np.asarray(resize_short_side(image.convert("RGB"), resolution).convert("L"))
-    edges = cv2.Canny(gray, int(low), int(high))
+    # the colour picture, as sd-webui-controlnet passes it: OpenCV takes each pixel's
+    # strongest channel gradient, so two colours of one grey (red on blue) still part
+    rgb = np.ascontiguousarray(resize_short_side(image.convert("RGB"), resolution))
+    edges = cv2.Canny(rgb, int(low), int(high))
     return Image.fromarray(edges).convert("RGB")
 
 
