@@ -275,9 +275,12 @@ def test_lists(api):
     for path in ("refresh-checkpoints", "refresh-loras"):
         assert client.post(f"/sdapi/v1/{path}").status_code == 200
     assert client.get("/sdapi/v1/embeddings").json() == {"loaded": {}, "skipped": {}}
-    # the built-in X/Y/Z plot (extensions/xyz_plot), in both tab families as A1111 lists it
-    assert client.get("/sdapi/v1/scripts").json() == {"txt2img": ["x/y/z plot"],
-                                                     "img2img": ["x/y/z plot"]}
+    # the built-in X/Y/Z plot (extensions/xyz_plot), in both tab families as A1111 lists it,
+    # and ControlNet where clients look for sd-webui-controlnet's always-on script
+    assert client.get("/sdapi/v1/scripts").json() == {"txt2img": ["x/y/z plot", "controlnet"],
+                                                     "img2img": ["x/y/z plot", "controlnet"]}
+    infos = {(s["name"], s["is_img2img"]): s for s in client.get("/sdapi/v1/script-info").json()}
+    assert infos["controlnet", False]["is_alwayson"] and ("controlnet", True) in infos
     samplers = [s["name"] for s in client.get("/sdapi/v1/samplers").json()]
     assert "Euler a" in samplers and "DPM++ 2M" in samplers
     models = client.get("/sdapi/v1/sd-models").json()

@@ -89,9 +89,16 @@ def memory() -> dict:
     return {"ram": ram, "cuda": cuda}
 
 
+#: the name sd-webui-controlnet's always-on script has in A1111's script lists
+CONTROLNET_SCRIPT = "controlnet"
+
+
 def script_infos(host) -> list[dict]:
-    """A1111's ``/script-info``: each script once per tab family it runs in."""
-    out = []
+    """A1111's ``/script-info``: each script once per tab family it runs in, and the built-in
+    ControlNet as sd-webui-controlnet's always-on script (its units' fields are objects,
+    described at ``/controlnet/*``, so it lists no positional arguments)."""
+    out = [{"name": CONTROLNET_SCRIPT, "is_alwayson": True, "is_img2img": img2img, "args": []}
+           for img2img in (False, True)]
     for is_img2img, modes in ((False, ("txt2img",)), (True, ("img2img", "inpaint"))):
         seen = set()
         for mode in modes:
@@ -210,10 +217,12 @@ def lists_router(ctx) -> APIRouter:
 
     @r.get("/scripts", response_model=m.ScriptsList)
     def scripts():
-        """Selectable scripts' titles, lower case as A1111 lists them, per tab family."""
+        """Selectable scripts' titles, lower case as A1111 lists them, per tab family, and
+        "controlnet": A1111 lists its always-on scripts too, and clients look for the
+        sd-webui-controlnet extension there (its units are built in here, webui.controlnet)."""
         host = ctx.extensions
-        return {"txt2img": [s.title.lower() for s in host.scripts("txt2img", alwayson=False)],
-                "img2img": [s.title.lower() for s in host.scripts("img2img", alwayson=False)]}
+        return {family: [s.title.lower() for s in host.scripts(family, alwayson=False)]
+                + [CONTROLNET_SCRIPT] for family in ("txt2img", "img2img")}
 
     @r.get("/script-info")
     def script_info() -> list:
