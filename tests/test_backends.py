@@ -120,3 +120,31 @@ def test_two_slots_run_two_jobs_at_once_in_fair_order():
     assert order[2] == "bob" and not running
     with pytest.raises(ValueError, match="at least one slot"):
         DeviceQueue(slots=0)
+
+
+def test_queue_prefers_jobs_on_checkpoints_some_worker_holds():
+    """A backend with workers says which checkpoints they hold (a set): among the fair
+    candidates, a job on one of them goes first, within the bounded wait."""
+    q = DeviceQueue(max_waiting=10, resident=lambda: frozenset({"b", "c"}))
+    release = threading.Event()
+    order = []
+
+    def job(owner, model, hold=False):
+        with q.turn(owner, model=model):
+            order.append(owner)
+            if hold:
+                release.wait(10)
+
+    first = threading.Thread(target=job, args=("x", "b", True))
+    first.start()
+    wait_until(lambda: q.position_of("x") == 0)
+    threads = []
+    for owner, model in (("y", "a"), ("z", "c")):
+        t = threading.Thread(target=job, args=(owner, model))
+        t.start()
+        threads.append(t)
+        wait_until(lambda o=owner: q.position_of(o) is not None)
+    release.set()
+    for t in [first, *threads]:
+        t.join(10)
+    assert order == ["x", "z", "y"]  # y (fair-next, on "a") waits one turn for z (on "c")

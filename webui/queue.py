@@ -58,10 +58,19 @@ class Ticket:
         return self.owner.split("#", 1)[0]
 
 
+def resident_set(resident) -> set[str]:
+    """What ``resident()`` said as a set: one name (one device), several (the checkpoints
+    some worker holds), or None (unknown)."""
+    if resident is None:
+        return set()
+    return {resident} if isinstance(resident, str) else set(resident)
+
+
 class DeviceQueue:
     """A fair lock: ``with queue.turn(owner, stopped, on_wait):`` runs when it is your turn.
 
-    ``resident()``: the checkpoint on the device now (None: unknown; no affinity then).
+    ``resident()``: the checkpoint on the device now, or the set of checkpoints some worker
+    holds (None: unknown; no affinity then).
     ``on_release``: callables given each ``Ticket`` the moment its turn ends and the next job
     may use the device (after the slot is freed; they must not block). ``slots``: turns held
     at once (one per worker)."""
@@ -136,11 +145,11 @@ class DeviceQueue:
         if not heads:
             return None
         first = heads[0]
-        resident = self.resident()
-        if resident is None or first.model in (None, resident) or first.passed >= MAX_PASSES:
+        hot = resident_set(self.resident())
+        if not hot or first.model is None or first.model in hot or first.passed >= MAX_PASSES:
             return first
         for t in heads[1:]:
-            if t.model == resident:
+            if t.model in hot:
                 return t
         return first
 

@@ -8,8 +8,8 @@ the job's steps and live previews into ``progress`` and watches ``progress.stopp
 them, or raises an error whose message the person can act on.
 
 ``slots`` is how many jobs it runs at once (the queue lets that many through together);
-``resident()`` names the checkpoint it holds now, for the queue's checkpoint preference
-(None when the backend routes by checkpoint itself, as Ray Serve's multiplexing does).
+``resident()`` names the checkpoint it holds now (or the set its workers hold), for the
+queue's checkpoint preference (None: unknown).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ class Backend(ABC):
     def run(self, req: GenerationRequest, progress: JobProgress) -> GenerationResult:
         """Run ``req`` (already validated) to its end, Stop or failure."""
 
-    def resident(self) -> str | None:
-        """The checkpoint on the device now, if this backend knows one."""
+    def resident(self) -> str | frozenset[str] | None:
+        """The checkpoint on the device now (or those its workers hold), if it knows."""
         return None
 
     def describe(self) -> str:

@@ -290,6 +290,7 @@ class RayBackend(Backend):
         self.owns_cluster = owns_cluster
         self._description = description
         self._closed = False
+        self._hot: frozenset[str] = frozenset()  # checkpoints some worker holds (last seen)
         self.failovers = 0  # jobs that ran again after their worker died (tests, logs)
 
     @classmethod
@@ -330,6 +331,18 @@ class RayBackend(Backend):
     def describe(self) -> str:
         return self._description
 
+    def resident(self) -> frozenset[str]:
+        """The checkpoints the workers held after the last job (the queue prefers jobs on
+        them, within its bounded wait): no remote call, the queue asks often."""
+        return self._hot
+
+    def _note_hot(self) -> None:
+        try:
+            stats = self.worker_stats()
+        except Exception:  # noqa: BLE001 - only a preference: keep the last one
+            return
+        self._hot = frozenset(n for s in stats.values() for n in s.get("cached", ()))
+
     # -- one job ---------------------------------------------------------------------------
     def run(self, req: GenerationRequest, progress: JobProgress) -> GenerationResult:
         samplers = self.extension_samplers() if callable(self.extension_samplers) \
@@ -364,6 +377,7 @@ class RayBackend(Backend):
                                  "saved. Try again in a moment.") from second
         finally:
             self.board.close.remote(job_id)
+            self._note_hot()
 
     def _attempt(self, job_id: str, wire: GenerationRequest, req: GenerationRequest,
                  progress: JobProgress) -> GenerationResult:
