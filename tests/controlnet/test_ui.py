@@ -12,6 +12,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image, ImageDraw
 
 from tests.helpers import Snapshot, free_port
+from webui.history.query import GalleryQuery
 from webui.metadata.infotext import parse_infotext
 
 
@@ -107,3 +108,21 @@ def test_unknown_model_is_refused_in_plain_words(served):
                        controlnet__0__image=handle_file(str(folder / "square.png")),
                        controlnet__0__model="no-such-controlnet", api_name="/txt2img")
     before.assert_nothing_written()
+
+
+def test_a_unit_picture_can_come_from_the_gallery(served):
+    """A picture made here, picked by its Gallery id, becomes the unit's control image (the
+    same pixels as the saved file); an id that is not there is refused in plain words."""
+    ctx, client, folder = served
+    client.predict(prompt="a picture to reuse", width=64, height=64, steps=1, seed=3,
+                   model="tiny-sdxl-a", api_name="/txt2img")
+    row = ctx.store.search(GalleryQuery(per_page=1), owner="local", is_admin=True,
+                           with_total=False).rows[0]
+    assert row.prompt == "a picture to reuse"
+    path = client.predict(f"#{row.id} a picture to reuse",
+                          api_name="/txt2img_controlnet_1_from_gallery")
+    got = np.asarray(Image.open(path).convert("RGB"))
+    saved = np.asarray(Image.open(ctx.store.image_path(row)).convert("RGB"))
+    assert got.shape == saved.shape and (got == saved).all()
+    with pytest.raises(AppError, match="Gallery image 999999 is gone or not yours"):
+        client.predict("999999", api_name="/txt2img_controlnet_1_from_gallery")

@@ -30,6 +30,7 @@ FIELDS = ("enabled", "image", "module", "model", "weight", "guidance_start", "gu
           "threshold_b")
 #: tabs whose jobs take units (outpaint does not)
 TABS = ("txt2img", "img2img", "inpaint")
+GALLERY_CHOICES = 200  # the newest images offered in a unit's "pick from the Gallery"
 
 
 def key(index: int, field: str) -> str:
@@ -69,6 +70,28 @@ def preview_map(ctx, picture: Image.Image | None, module: str, resolution, thres
         raise gr.Error(str(exc), print_exception=False) from None
 
 
+def gallery_choices(ctx, who) -> list[tuple[str, str]]:
+    """(label, id) of the newest Gallery images ``who`` may see."""
+    from webui.history.query import GalleryQuery
+
+    page = ctx.store.search(GalleryQuery(per_page=GALLERY_CHOICES), owner=who.owner,
+                            is_admin=who.is_admin, with_total=False)
+    return [(f"#{r.id} {r.prompt[:60]}", str(r.id)) for r in page.rows]
+
+
+def gallery_image(ctx, who, choice) -> str | None:
+    """The file of Gallery image ``choice`` ("12" or "#12 ..."), if ``who`` may see it;
+    ``gr.Error`` when it is gone or someone else's; None for no choice."""
+    text = str(choice or "").strip().lstrip("#").split(" ")[0]
+    if not text:
+        return None
+    row = ctx.store.get(int(text), owner=who.owner, is_admin=who.is_admin) \
+        if text.isdigit() else None
+    if row is None:
+        raise gr.Error(f"Gallery image {choice} is gone or not yours", print_exception=False)
+    return str(ctx.store.image_path(row))
+
+
 def controlnet_controls(ctx, tab: str,
                         init_picture: tuple[gr.components.Component, Callable] | None = None
                         ) -> dict:
@@ -96,6 +119,10 @@ def _unit(ctx, tab: str, i: int, models, modules, hint, init_picture) -> dict:
                                           elem_id=f"{eid}_image"))
         shown = gr.Image(label="Preprocessor preview", type="pil", interactive=False,
                          format="png", elem_id=f"{eid}_preview")
+    # a picture already made here: the newest Gallery images (the caller's own), listed
+    # when the list opens
+    from_gallery = gr.Dropdown([], value=None, label="…or pick from the Gallery",
+                               allow_custom_value=True, elem_id=f"{eid}_from_gallery")
     with gr.Row():
         # names are checked by the job runner (bare names, any case, too): the endpoint
         # takes what the API takes
@@ -110,6 +137,18 @@ def _unit(ctx, tab: str, i: int, models, modules, hint, init_picture) -> dict:
                 api_visibility="private", queue=False, show_progress="hidden")
     module.focus(lambda: gr.update(choices=module_choices(ctx)), None, module,
                  api_visibility="private", queue=False, show_progress="hidden")
+
+    def list_gallery(request: gr.Request = None):
+        return gr.update(choices=gallery_choices(ctx, resolve_caller(ctx, request)))
+
+    def pick(choice, request: gr.Request = None):
+        return gallery_image(ctx, resolve_caller(ctx, request), choice)
+
+    from_gallery.focus(list_gallery, None, from_gallery, api_visibility="private",
+                       queue=False, show_progress="hidden")
+    # callable by clients too (undocumented): a Gallery id -> the unit's picture
+    from_gallery.input(pick, from_gallery, image, api_name=f"{eid}_from_gallery",
+                       api_visibility="undocumented", queue=False)
     weight = gr.Slider(0, 2, value=1.0, step=0.05, label="Control Weight",
                        elem_id=f"{eid}_weight")
     with gr.Row():
