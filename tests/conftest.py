@@ -36,6 +36,19 @@ def demo_models_dir(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def control_models_dir(tmp_path_factory) -> Path:
+    """A models folder (A1111 layout): tiny checkpoints, ``ControlNet/`` and ``ipadapter/``
+    (see webui.testing.tiny_controlnet)."""
+    from webui.testing.tiny_controlnet import write_tiny_control_models
+    from webui.testing.tiny_models import write_tiny_models
+
+    root = tmp_path_factory.mktemp("control-models")
+    write_tiny_models(root)
+    write_tiny_control_models(root)
+    return root
+
+
 @pytest.fixture
 def settings(tiny_models_dir, tmp_path):
     from webui.config import Settings

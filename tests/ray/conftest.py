@@ -37,14 +37,15 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def ray_ctx(cluster, tiny_models_dir, tmp_path_factory):
+def ray_ctx(cluster, control_models_dir, tmp_path_factory):
     """The app with ``--backend ray --ray-workers 2 --ray-models-per-worker 1``: each worker
-    holds one checkpoint, so where a job runs decides whether it loads one."""
+    holds one checkpoint, so where a job runs decides whether it loads one. The models folder
+    has the tiny ControlNets too."""
     from webui.app import create_context
     from webui.config import Settings, check_backend
 
     work = tmp_path_factory.mktemp("ray-app")
-    settings = Settings(models_dir=tiny_models_dir, outputs_dir=work / "outputs",
+    settings = Settings(models_dir=control_models_dir, outputs_dir=work / "outputs",
                         data_dir=work / "data", device="cpu", backend="ray", ray_workers=2,
                         ray_models_per_worker=1, ray_job_timeout=300)
     check_backend(settings)

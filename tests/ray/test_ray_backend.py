@@ -9,11 +9,17 @@ import signal
 import threading
 import time
 
+from dataclasses import replace
+
 import numpy as np
+import pytest
 import ray
+from PIL import Image, ImageDraw, ImageOps
 
 from tests.helpers import Snapshot, small_request
 from webui.backends import WorkerLost
+from webui.controlnet.units import ControlUnit
+from webui.errors import RequestError
 from webui.engine.progress import JobProgress
 
 
@@ -96,27 +102,59 @@ def test_alternating_checkpoints_load_nothing_after_warm_up(ray_ctx):
         holder[a]: 3, holder[b]: 3}
 
 
-def test_same_seed_same_pixels_as_in_process(ray_ctx, tiny_models_dir, tmp_path):
+def square_edges_unit(ctx):
+    """A canny unit on the tiny ControlNet: a white square's edges on black."""
+    picture = Image.new("RGB", (96, 64), "black")
+    ImageDraw.Draw(picture).rectangle((24, 16, 71, 47), fill="white")
+    title = {m.name: m.title for m in ctx.manager.control_models()}["tiny-controlnet"]
+    return ControlUnit(image=picture, module="canny", model=title, processor_res=64)
+
+
+def test_same_seed_same_pixels_as_in_process(ray_ctx, control_models_dir, tmp_path):
+    """Plain and with a ControlNet unit (its control map made on the worker): the worker's
+    pictures are the in-process backend's, pixel for pixel, with the same infotext."""
     import torch
 
     from webui.app import create_context
     from webui.config import Settings
 
-    req = small_request(seed=4242, steps=4, width=96, height=64, prompt="a red house")
-    remote = ray_ctx.jobs.run(req, "bob").result
-    local_ctx = create_context(Settings(models_dir=tiny_models_dir, outputs_dir=tmp_path / "o",
-                                        data_dir=tmp_path / "d", device="cpu"))
+    plain = small_request(seed=4242, steps=4, width=96, height=64, prompt="a red house")
+    guided = replace(plain, control_units=(square_edges_unit(ray_ctx),))
+    remote = [ray_ctx.jobs.run(req, "bob").result for req in (plain, guided)]
+    local_ctx = create_context(Settings(models_dir=control_models_dir,
+                                        outputs_dir=tmp_path / "o", data_dir=tmp_path / "d",
+                                        device="cpu"))
     assert local_ctx.jobs.backend.name == "local"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as a worker reserving one CPU runs (float sums in one order)
     try:
-        local = local_ctx.jobs.run(req, "bob").result
+        local = [local_ctx.jobs.run(req, "bob").result for req in (plain, guided)]
     finally:
         torch.set_num_threads(threads)
-    r, l_ = remote.images[0], local.images[0]
-    assert r.image.size == l_.image.size == (96, 64)
-    assert np.array_equal(np.asarray(r.image), np.asarray(l_.image))
-    assert r.infotext == l_.infotext and r.params == l_.params and r.seed == l_.seed == 4242
+    for r, l_ in zip((res.images[0] for res in remote), (res.images[0] for res in local)):
+        assert r.image.size == l_.image.size == (96, 64)
+        assert np.array_equal(np.asarray(r.image), np.asarray(l_.image))
+        assert r.infotext == l_.infotext and r.params == l_.params and r.seed == l_.seed == 4242
+    assert "ControlNet 0" in remote[1].images[0].params
+    assert not np.array_equal(np.asarray(remote[0].images[0].image),
+                              np.asarray(remote[1].images[0].image))  # the unit acted
+
+
+def test_an_extension_preprocessor_is_refused_on_workers(ray_ctx):
+    """A preprocessor registered by an extension is a function of the app's process: a unit
+    naming it is refused in plain words, nothing is written, and the next job runs."""
+    ray_ctx.manager.preprocessors.sources.append(lambda: {"inverted": lambda img, *a:
+                                                          ImageOps.invert(img)})
+    try:
+        unit = replace(square_edges_unit(ray_ctx), module="inverted")
+        before = ray_ctx.store.count()
+        with pytest.raises(RequestError, match="preprocessor 'inverted' comes from an "
+                                               "extension .* only with --backend local"):
+            ray_ctx.jobs.run(small_request(control_units=(unit,)), "erin")
+        assert ray_ctx.store.count() == before
+    finally:
+        ray_ctx.manager.preprocessors.sources.pop()
+    assert ray_ctx.jobs.run(small_request(seed=5), "erin").saved
 
 
 def test_stop_and_previews_reach_a_remote_job(ray_ctx):

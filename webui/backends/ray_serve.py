@@ -174,6 +174,10 @@ class GenerationWorker:
                                     device_budget=parse_size(config.vram_budget, "--vram-budget"),
                                     compile=config.compile, fuse_qkv=config.fuse_qkv)
         self.manager.upscalers = UpscalerRegistry.for_manager(models, self.manager)
+        # ControlNet's depth preprocessor, from a depth model in this node's models folder
+        from webui.controlnet.depth import DepthSource
+
+        self.manager.preprocessors.sources.append(DepthSource(models))
         self.jobs_run = 0
         context = serve.get_replica_context()
         self.name = f"{context.replica_id.unique_id}"
@@ -277,6 +281,15 @@ def deploy(config: WorkerConfig, board, *, workers: int | None = None,
     return serve.run(app, name=APP_NAME, route_prefix=None)
 
 
+def local_preprocessors(manager) -> set[str]:
+    """The ControlNet preprocessors only this process has (extensions'): every listed one
+    but the built-ins and depth, which workers make from their own models folder."""
+    from webui.controlnet.preprocess import BUILT_IN
+
+    pre = getattr(manager, "preprocessors", None)
+    return set(pre.names()) - set(BUILT_IN) - {"depth"} if pre is not None else set()
+
+
 class RayBackend(Backend):
     """Jobs run on Ray Serve workers; this app keeps validation, the fair queue and saving."""
 
@@ -287,6 +300,8 @@ class RayBackend(Backend):
         self.handle, self.board, self.slots = handle, board, slots
         self.job_timeout = job_timeout
         self.extension_samplers = extension_samplers  # names; run only in-process
+        # ControlNet preprocessors an extension registered: functions of this process
+        self.extension_preprocessors = ()
         self.owns_cluster = owns_cluster
         self._description = description
         self._closed = False
@@ -309,13 +324,14 @@ class RayBackend(Backend):
                          worker_cpus=settings.ray_worker_cpus,
                          job_timeout=settings.ray_job_timeout, owns_cluster=owns,
                          extension_samplers=lambda: getattr(manager, "extra_samplers", None)
-                         or {})
+                         or {}, extension_preprocessors=lambda: local_preprocessors(manager))
 
     @classmethod
     def start(cls, config: WorkerConfig, *, workers: int | None = 1,
               min_workers: int | None = None, max_workers: int | None = None,
               gpu: bool = False, worker_cpus: float = 1.0, job_timeout: float = 600.0,
-              owns_cluster: bool = False, extension_samplers=()) -> RayBackend:
+              owns_cluster: bool = False, extension_samplers=(),
+              extension_preprocessors=()) -> RayBackend:
         """Deploy workers on the cluster this process is connected to (``connect``)."""
         board = ray.remote(num_cpus=0)(JobBoard).remote()
         handle = deploy(config, board, workers=workers, min_workers=min_workers,
@@ -325,8 +341,10 @@ class RayBackend(Backend):
         description = (f"Ray Serve: {scale} on {'GPU' if gpu else 'CPU'}, "
                        f"{config.models_per_worker} checkpoint(s) hot per worker")
         log.info("%s", description)
-        return cls(handle, board, max_workers or workers or 1, job_timeout,
-                   extension_samplers, owns_cluster, description)
+        backend = cls(handle, board, max_workers or workers or 1, job_timeout,
+                      extension_samplers, owns_cluster, description)
+        backend.extension_preprocessors = extension_preprocessors
+        return backend
 
     def describe(self) -> str:
         return self._description
@@ -350,6 +368,13 @@ class RayBackend(Backend):
         if req.sampler in (samplers or ()):
             raise RequestError(f"sampler {req.sampler!r} comes from an extension of this app "
                                "and runs only with --backend local, not on Ray workers")
+        local_only = self.extension_preprocessors() \
+            if callable(self.extension_preprocessors) else self.extension_preprocessors
+        for i, unit in enumerate(req.control_units):
+            if unit.module in (local_only or ()):
+                raise RequestError(f"ControlNet unit {i}: preprocessor {unit.module!r} comes "
+                                   "from an extension of this app and runs only with "
+                                   "--backend local, not on Ray workers")
         if not req.model:
             raise RequestError("the job names no checkpoint: put an SDXL checkpoint in the "
                                "models folder (the same path on every Ray node)")
