@@ -56,11 +56,12 @@ def load_control_model(info: ModelInfo, dtype: torch.dtype):
             return sd
         from diffusers import ControlNetModel, ControlNetUnionModel
 
-        cls = ControlNetUnionModel if info.kind == CONTROLNET_UNION else ControlNetModel
+        model_class = ControlNetUnionModel if info.kind == CONTROLNET_UNION else ControlNetModel
         if info.format == "diffusers":
-            model = cls.from_pretrained(str(info.path), dtype=dtype, local_files_only=True)
+            model = model_class.from_pretrained(str(info.path), dtype=dtype,
+                                                local_files_only=True)
         else:
-            model = _load_single_controlnet(cls, info.path, dtype)
+            model = _load_single_controlnet(model_class, info.path, dtype)
         return model.eval().requires_grad_(False)
     except ControlLoadError:
         raise
